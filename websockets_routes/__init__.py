@@ -1,0 +1,46 @@
+"""websockets-routes: routing for websockets servers, backed by Routes.
+
+Example::
+
+    import websockets_routes
+
+    router = websockets_routes.Router()
+
+    @router.route("/thing/{id}")
+    async def thing_detail(ws, path):
+        await ws.send(path.params["id"])
+
+"""
+
+from __future__ import annotations
+
+from .converters import Converter
+from .exceptions import (
+    BuildError,
+    DuplicateRouteName,
+    InvalidPath,
+    InvalidRoute,
+    RoutingError,
+)
+from .path import RoutedPath
+from .router import Dispatch, Router
+from .server import BAD_REQUEST, NOT_FOUND, Protocol
+from .table import Route
+
+__version__ = "1.0.0.dev0"
+
+__all__ = [
+    "BAD_REQUEST",
+    "NOT_FOUND",
+    "BuildError",
+    "Converter",
+    "Dispatch",
+    "DuplicateRouteName",
+    "InvalidPath",
+    "InvalidRoute",
+    "Protocol",
+    "Route",
+    "RoutedPath",
+    "Router",
+    "RoutingError",
+]

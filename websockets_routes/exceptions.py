@@ -1,0 +1,42 @@
+"""Exceptions raised by websockets-routes.
+
+The family, all subclasses of :exc:`RoutingError`:
+
+* :exc:`InvalidRoute`: a route, view or option is rejected when it is
+  registered (it is also a :exc:`ValueError`).
+* :exc:`DuplicateRouteName`: two routes share a name.
+* :exc:`InvalidPath`: a request path cannot be decoded (its percent-escapes
+  are not valid UTF-8); servers answer it with HTTP 400 or close code 4000.
+* :exc:`BuildError`: :meth:`Router.url_for` cannot build a path.
+
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BuildError",
+    "DuplicateRouteName",
+    "InvalidPath",
+    "InvalidRoute",
+    "RoutingError",
+]
+
+
+class RoutingError(Exception):
+    """Base class for all exceptions raised by websockets-routes."""
+
+
+class InvalidRoute(RoutingError, ValueError):
+    """A route definition is rejected when it is registered."""
+
+
+class DuplicateRouteName(InvalidRoute):
+    """Two routes are registered under the same name."""
+
+
+class InvalidPath(RoutingError, ValueError):
+    """A request path cannot be decoded."""
+
+
+class BuildError(RoutingError, LookupError):
+    """A path cannot be built for a route."""

@@ -1,0 +1,91 @@
+"""The adapter to websockets' legacy server, for code written for 0.2.
+
+Importing this module imports :mod:`websockets.legacy`, which websockets
+deprecates: import it only where the legacy server is still in use.
+
+Example::
+
+    import websockets.legacy.server
+    import websockets_routes.legacy
+
+    websockets.legacy.server.serve(
+        router, "127.0.0.1", 8765,
+        create_protocol=websockets_routes.legacy.Protocol,
+    )
+
+"""
+
+from __future__ import annotations
+
+import http
+from typing import TYPE_CHECKING, Any
+
+from websockets.datastructures import Headers
+from websockets.legacy.server import HTTPResponse, WebSocketServerProtocol
+
+from .exceptions import InvalidPath
+from .server import logger
+
+if TYPE_CHECKING:
+    from .router import Dispatch, Router
+
+__all__ = ["Protocol"]
+
+
+class Protocol(WebSocketServerProtocol):
+    """A legacy server protocol that routes the request during the handshake.
+
+    The handler given to :func:`websockets.legacy.server.serve` must be the
+    router or its :meth:`~Router.handle` method. As in 0.2, a path that no
+    route matches gets HTTP 404 and the view's ``process_request`` runs
+    before the upgrade. Override :meth:`not_found`, :meth:`bad_request` or
+    :meth:`server_error` to change those answers.
+
+    """
+
+    dispatch: Dispatch | None = None
+
+    @property
+    def router(self) -> Router:
+        """The router that the server was given as its handler."""
+        handler: Any = self.ws_handler
+        return getattr(handler, "__self__", handler)  # type: ignore[no-any-return]
+
+    async def process_request(
+        self, path: str, request_headers: Headers
+    ) -> HTTPResponse | None:
+        """Route the request, after the ``process_request`` given to ``serve()``."""
+        response = await super().process_request(path, request_headers)
+        if response is not None:
+            return response
+        try:
+            dispatch = self.router.resolve(path)
+        except InvalidPath as exc:
+            return self.bad_request(path, exc)
+        if dispatch is None:
+            return self.not_found(path)
+        self.dispatch = dispatch
+        try:
+            answer = await dispatch.process_request(request_headers)
+        except Exception as exc:
+            logger.error("process_request failed: %s", path, exc_info=True)
+            return self.server_error(path, exc)
+        if answer is None:
+            return None
+        return http.HTTPStatus(answer.status_code), answer.headers, bytes(answer.body)
+
+    def not_found(self, path: str) -> HTTPResponse:
+        """Answer a request that no route matches: HTTP 404."""
+        return http.HTTPStatus.NOT_FOUND, [], b"No route for this path.\n"
+
+    def bad_request(self, path: str, exc: InvalidPath) -> HTTPResponse:
+        """Answer a request whose path cannot be decoded: HTTP 400."""
+        return http.HTTPStatus.BAD_REQUEST, [], f"{exc}\n".encode()
+
+    def server_error(self, path: str, exc: Exception) -> HTTPResponse:
+        """Answer a request whose view hook raised: HTTP 500."""
+        return (
+            http.HTTPStatus.INTERNAL_SERVER_ERROR,
+            [],
+            b"Failed to open a WebSocket connection.\n",
+        )

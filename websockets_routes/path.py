@@ -1,0 +1,62 @@
+"""The request path handed to handlers, with what routing found in it."""
+
+from __future__ import annotations
+
+import functools
+import types
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["RoutedPath"]
+
+
+class RoutedPath(str):
+    """The request path, as received, with the result of routing.
+
+    It is a :class:`str` equal to the raw request path, query string included,
+    so code written for websockets' ``path`` argument keeps working.
+
+    Attributes:
+        params: The path parameters captured by the route, percent-decoded
+            and converted by the route's converters, plus the route's
+            defaults.
+        context: A dict that the view's ``process_request`` and ``handle``
+            share; put what the handshake found there.
+        name: The name of the matched route, or :obj:`None`.
+
+    Example::
+
+        >>> path = router.match("/thing/123?sort=asc")
+        >>> path, path.params, path.query["sort"]
+        ('/thing/123?sort=asc', {'id': '123'}, ['asc'])
+
+    """
+
+    params: dict[str, Any]
+    context: dict[str, Any]
+    name: str | None
+
+    def __new__(
+        cls,
+        path: str,
+        params: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> RoutedPath:
+        self = super().__new__(cls, path)
+        self.params = {} if params is None else params
+        self.context = {}
+        self.name = name
+        return self
+
+    @functools.cached_property
+    def query(self) -> Mapping[str, list[str]]:
+        """The parsed query string: a read-only mapping from name to values.
+
+        Blank values are kept (``?flag`` gives ``{"flag": [""]}``); escapes
+        that are not valid UTF-8 are replaced with U+FFFD.
+
+        """
+        _, _, query = self.partition("?")
+        parsed = urllib.parse.parse_qs(query, keep_blank_values=True)
+        return types.MappingProxyType(parsed)
