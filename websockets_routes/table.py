@@ -75,12 +75,10 @@ class Route:
         if self.kind not in KINDS:
             raise InvalidRoute(f"unknown route kind: {self.kind!r}")
         parsed, requirements, self.converters = parse_pattern(self.pattern, available)
-        self.definition = _compile(parsed, requirements)
+        self.definition = _compile(self.pattern, parsed, requirements)
         self.regex: re.Pattern[str] = self.definition.regmatch
         self.parts: list[str | dict[str, str]] = self.definition.routelist
         self.param_names = tuple(p["name"] for p in self.parts if isinstance(p, dict))
-        if len(set(self.param_names)) < len(self.param_names):
-            raise InvalidRoute(f"duplicate parameter in pattern: {self.pattern!r}")
         for name in self.defaults:
             if name in self.param_names:
                 raise InvalidRoute(f"default for a captured parameter: {name!r}")
@@ -264,6 +262,7 @@ def parse_pattern(
     out: list[str] = []
     requirements: dict[str, str] = {}
     used: dict[str, Converter] = {}
+    names: set[str] = set()
     index = 0
     while index < len(pattern):
         char = pattern[index]
@@ -275,6 +274,9 @@ def parse_pattern(
             name, colon, spec = pattern[index + 1 : end].partition(":")
             if not name or not name.lstrip(".").isidentifier():
                 raise InvalidRoute(f"invalid parameter name in pattern: {pattern!r}")
+            if name in names:
+                raise InvalidRoute(f"duplicate parameter in pattern: {pattern!r}")
+            names.add(name)
             if colon and spec in converters:
                 used[name] = converters[spec]
                 requirements[name] = converters[spec].regex
@@ -310,11 +312,13 @@ def _quote(char: str) -> str:
     return urllib.parse.quote(char, safe="")
 
 
-def _compile(pattern: str, requirements: Mapping[str, str]) -> routes.route.Route:
+def _compile(
+    pattern: str, parsed: str, requirements: Mapping[str, str]
+) -> routes.route.Route:
     try:
         definition = routes.route.Route(
             None,
-            pattern,
+            parsed,
             requirements=dict(requirements),
             _explicit=True,
             _minimize=False,

@@ -1,0 +1,40 @@
+"""Helpers shared by the tests: real servers on 127.0.0.1, real clients."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import Server
+from websockets.exceptions import InvalidStatus
+
+
+def url_of(server: Server, path: str = "/") -> str:
+    """The ws:// URL of a path on a server listening on 127.0.0.1."""
+    port = server.sockets[0].getsockname()[1]
+    return f"ws://127.0.0.1:{port}{path}"
+
+
+async def status_of(url: str, **kwargs: Any) -> InvalidStatus:
+    """Connect to a URL that must refuse the handshake; return the refusal."""
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(url, **kwargs):
+            pass  # pragma: no cover
+    return info.value
+
+
+async def closed_with(url: str) -> tuple[int | None, str | None]:
+    """Connect, wait for the server to close, return the close code and reason."""
+    async with connect(url) as ws:
+        await ws.wait_closed()
+        return ws.close_code, ws.close_reason
+
+
+@contextlib.asynccontextmanager
+async def serving(cm: Any) -> AsyncIterator[Server]:
+    """Run a server from ``serve()`` for the duration of a block."""
+    async with cm as server:
+        yield server

@@ -1,0 +1,178 @@
+"""Tests for the route table: matching, precedence, decoding, indexing."""
+
+from __future__ import annotations
+
+import pytest
+
+from websockets_routes.exceptions import InvalidPath, InvalidRoute
+from websockets_routes.table import Route, RouteTable, parse_pattern
+
+
+def table_of(*patterns: str) -> RouteTable:
+    table = RouteTable()
+    for pattern in patterns:
+        table.add(Route(pattern, name=pattern))
+    return table
+
+
+def matched(table: RouteTable, path: str) -> tuple[str | None, dict[str, object]] | None:
+    found = table.match(path)
+    return None if found is None else (found[0].name, found[1])
+
+
+def test_static_route() -> None:
+    """A static pattern matches its path only."""
+    table = table_of("/thing/")
+    assert matched(table, "/thing/") == ("/thing/", {})
+    assert matched(table, "/thing") is None
+    assert matched(table, "/thing/x") is None
+
+
+def test_parameter() -> None:
+    """A {name} parameter captures one path segment."""
+    table = table_of("/thing/{id}")
+    assert matched(table, "/thing/123") == ("/thing/{id}", {"id": "123"})
+    assert matched(table, "/thing/1/2") is None
+    assert matched(table, "/thing/") is None
+
+
+def test_parameters_in_the_middle() -> None:
+    """Several parameters and static text between them match."""
+    table = table_of("/a/{x}/b/{y}.json")
+    assert matched(table, "/a/1/b/2.json") == ("/a/{x}/b/{y}.json", {"x": "1", "y": "2"})
+
+
+def test_query_string_is_ignored() -> None:
+    """Matching ignores the query string."""
+    table = table_of("/thing/{id}", "/static")
+    assert matched(table, "/thing/1?x=/y") == ("/thing/{id}", {"id": "1"})
+    assert matched(table, "/static?") == ("/static", {})
+
+
+def test_percent_decoding() -> None:
+    """Parameters are percent-decoded as UTF-8 after matching."""
+    table = table_of("/thing/{id}", "/a/{x}/b")
+    assert matched(table, "/thing/caf%C3%A9") == ("/thing/{id}", {"id": "café"})
+    assert matched(table, "/a/caf%C3%A9/b") == ("/a/{x}/b", {"x": "café"})
+
+
+def test_encoded_slash_stays_in_segment() -> None:
+    """%2F is a slash inside one segment, not a separator."""
+    table = table_of("/thing/{id}", "/thing/{id}/{more}")
+    assert matched(table, "/thing/a%2Fb") == ("/thing/{id}", {"id": "a/b"})
+
+
+@pytest.mark.parametrize("path", ["/thing/%ff", "/thing/%C3", "/a/%E2%82/b"])
+def test_invalid_utf8(path: str) -> None:
+    """Escapes that are not valid UTF-8 raise InvalidPath."""
+    table = table_of("/thing/{id}", "/a/{x}/b")
+    with pytest.raises(InvalidPath, match="invalid UTF-8 in path parameter"):
+        table.match(path)
+
+
+def test_longer_static_prefix_wins() -> None:
+    """A route with a longer static prefix wins over an earlier one."""
+    table = table_of("/a/{x}", "/a/b", "/a/b{y}")
+    assert matched(table, "/a/b") == ("/a/b", {})
+    assert matched(table, "/a/bc") == ("/a/b{y}", {"y": "c"})
+    assert matched(table, "/a/c") == ("/a/{x}", {"x": "c"})
+
+
+def test_registration_order_breaks_ties() -> None:
+    """Among routes with the same static prefix, the first registered wins."""
+    table = table_of("/a/{x}", "/a/{y}")
+    assert matched(table, "/a/1") == ("/a/{x}", {"x": "1"})
+    table = table_of("/a/{y}/", "/a/", "/a/{x}")
+    assert matched(table, "/a/") == ("/a/", {})
+
+
+def test_earlier_parametrised_route_beats_static_of_same_prefix() -> None:
+    """A static route loses to an earlier route with the same stripped prefix."""
+    table = table_of("/a/{x:.*}", "/a/")
+    assert matched(table, "/a/") == ("/a/{x:.*}", {"x": ""})
+
+
+def test_routes_added_after_matching() -> None:
+    """Routes registered after the first match are matched too."""
+    table = table_of("/a/{x}")
+    assert matched(table, "/a/b") == ("/a/{x}", {"x": "b"})
+    table.add(Route("/a/b", name="late static"))
+    table.add(Route("/{any}", name="late anywhere"))
+    table.add(Route("/a/b{c}", name="late prefix"))
+    assert matched(table, "/a/b") == ("late static", {})
+    assert matched(table, "/a/bc") == ("late prefix", {"c": "c"})
+    assert matched(table, "/z") == ("late anywhere", {"any": "z"})
+
+
+def test_route_anywhere_precedes_later_routes() -> None:
+    """A route whose prefix ends in the first segment is tried in Routes' order."""
+    table = table_of("/{x}/{y}", "/a/{z}")
+    assert matched(table, "/a/1") == ("/a/{z}", {"z": "1"})
+    table = table_of("/t{x}/{y}", "/t/{z}")
+    assert matched(table, "/tt/1") == ("/t{x}/{y}", {"x": "t", "y": "1"})
+    assert matched(table, "/t/1") == ("/t/{z}", {"z": "1"})
+
+
+def test_requirement() -> None:
+    """A {name:regex} requirement restricts what the parameter matches."""
+    table = table_of(r"/n/{id:\d+}", "/n/{slug}")
+    assert matched(table, "/n/12") == (r"/n/{id:\d+}", {"id": "12"})
+    assert matched(table, "/n/ab") == ("/n/{slug}", {"slug": "ab"})
+
+
+def test_requirement_with_braces() -> None:
+    r"""A requirement may hold braces and colons: {id:\d{3}}."""
+    table = table_of(r"/n/{id:\d{3}}", r"/t/{t:(?:a|b)}")
+    assert matched(table, "/n/123") == (r"/n/{id:\d{3}}", {"id": "123"})
+    assert matched(table, "/n/12") is None
+    assert matched(table, "/t/a") == (r"/t/{t:(?:a|b)}", {"t": "a"})
+
+
+def test_unicode_pattern() -> None:
+    """Non-ASCII text in a pattern matches its UTF-8 percent-encoding."""
+    table = table_of("/café/{x}", "/naïve")
+    assert matched(table, "/caf%C3%A9/1") == ("/café/{x}", {"x": "1"})
+    assert matched(table, "/na%C3%AFve") == ("/naïve", {})
+
+
+def test_trailing_newline_is_left_to_the_regex() -> None:
+    """A path ending in a newline matches as Routes' regex does."""
+    table = table_of("/thing/{id}")
+    assert matched(table, "/thing/1\n") == ("/thing/{id}", {"id": "1"})
+
+
+def test_iteration_in_match_order() -> None:
+    """Iterating over the table gives the routes in the order they are tried."""
+    table = table_of("/{x}", "/a/{y}", "/a/b")
+    assert [route.pattern for route in table] == ["/a/b", "/a/{y}", "/{x}"]
+    assert len(table) == 3
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("thing", "pattern must start with /: 'thing'"),
+        ("/a/{x", "unclosed brace in pattern: '/a/{x'"),
+        ("/a/{}", "invalid parameter name in pattern: '/a/{}'"),
+        ("/a/{1x}", "invalid parameter name in pattern: '/a/{1x}'"),
+        ("/a/{x}/{x}", "duplicate parameter in pattern: '/a/{x}/{x}'"),
+        ("/a/{x:(}", "invalid regex in pattern '/a/{x:(}'"),
+        ("/a/{x:date}", "unknown converter in pattern '/a/{x:date}': 'date'"),
+    ],
+)
+def test_invalid_pattern(pattern: str, message: str) -> None:
+    """A bad pattern fails when the route is created, naming the problem."""
+    with pytest.raises(InvalidRoute) as info:
+        Route(pattern)
+    assert str(info.value).startswith(message)
+
+
+def test_unknown_kind() -> None:
+    """A route of an unknown kind is rejected."""
+    with pytest.raises(InvalidRoute, match="unknown route kind: 'tcp'"):
+        Route("/", kind="tcp")
+
+
+def test_parse_pattern_escapes() -> None:
+    """Escaped braces stay static text."""
+    assert parse_pattern(r"/a\{b\}", {}) == (r"/a\{b\}", {}, {})

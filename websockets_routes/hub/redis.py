@@ -1,0 +1,506 @@
+"""The Redis hub: rooms, users and broadcast across processes and machines.
+
+:class:`RedisHub` publishes every message to a Redis channel; each process
+keeps one subscriber connection and subscribes to a group's or a user's
+channel only while it has local members there, then delivers what it
+receives to them with websockets' :func:`~websockets.asyncio.server.broadcast`.
+
+Channels and keys, all prefixed with the namespace (``websockets_routes`` by
+default):
+
+* ``{namespace}:group:{group}``: messages to a group;
+* ``{namespace}:user:{user}``: messages to a user;
+* ``{namespace}:broadcast``: messages to everyone;
+* ``{namespace}:count:{group}``: a hash of local member counts, one field per
+  process;
+* ``{namespace}:alive:{process}``: a key that expires when a process stops
+  refreshing it.
+
+redis-py is imported when a :class:`RedisHub` is created, not when this module
+is imported; install it with ``pip install websockets-routes[redis]``.
+
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
+
+from .envelope import Message, decode, encode
+from .exceptions import HubUnavailable, InvalidEnvelope
+from .memory import DEFAULT_MAX_BUFFER, Hub
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
+
+__all__ = [
+    "RedisHub",
+]
+
+logger = logging.getLogger("websockets_routes.hub")
+
+# Sums the counts of live processes other than the caller and deletes the
+# fields of processes whose alive key expired. Keys are built in the script,
+# so this works on a single Redis, not on Redis Cluster.
+COUNT_SCRIPT = """
+local fields = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #fields, 2 do
+    if fields[i] ~= ARGV[2] then
+        if redis.call('EXISTS', ARGV[1] .. fields[i]) == 1 then
+            total = total + tonumber(fields[i + 1])
+        else
+            redis.call('HDEL', KEYS[1], fields[i])
+        end
+    end
+end
+return total
+"""
+
+MIN_BACKOFF, MAX_BACKOFF = 0.05, 2.0
+
+
+def _import_redis() -> Any:
+    try:
+        import redis.asyncio
+        import redis.backoff
+        import redis.exceptions
+    except ImportError as exc:
+        raise ImportError(
+            "RedisHub requires redis; pip install websockets-routes[redis]"
+        ) from exc
+    return redis
+
+
+class RedisHub(Hub):
+    """A hub that delivers messages across processes through Redis.
+
+    It has the API of :class:`~websockets_routes.hub.Hub`; use it as an async
+    context manager so that it subscribes and keeps its counts in Redis::
+
+        async with RedisHub("redis://127.0.0.1:6379/0") as hub:
+            async with serve(handler, "", 8000):
+                ...
+
+    Delivery is at most once, as Redis publish/subscribe is: when Redis is
+    unreachable, :meth:`publish` raises
+    :exc:`~websockets_routes.hub.exceptions.HubUnavailable`; the hub
+    reconnects and resubscribes by itself when Redis returns. Messages
+    published while this process was resubscribing don't reach it. Messages
+    awaited one after the other by one publisher arrive in that order.
+
+    :meth:`count` adds the exact count of this process to the counts that
+    other processes write to Redis as soon as their members change, and at
+    least every ``heartbeat`` seconds. A process that stops without closing
+    its hub stops counting after ``3 * heartbeat`` seconds.
+
+    Args:
+        url: Redis URL, like ``redis://127.0.0.1:6379/0``.
+        namespace: Prefix of channels and keys.
+        max_buffer: See :class:`~websockets_routes.hub.Hub`.
+        heartbeat: Interval between refreshes of counts and checks of the
+            subscriber connection, in seconds.
+        options: Arguments of :meth:`redis.asyncio.Redis.from_url`, like
+            ``password`` or ``ssl_ca_certs``.
+
+    Raises:
+        ImportError: If redis-py isn't installed.
+        ValueError: If the URL or an option is invalid.
+
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        namespace: str = "websockets_routes",
+        max_buffer: int | None = DEFAULT_MAX_BUFFER,
+        heartbeat: float = 5.0,
+        **options: Any,
+    ) -> None:
+        redis = _import_redis()
+        super().__init__(max_buffer=max_buffer)
+        if not namespace:
+            raise ValueError(f"namespace must not be empty: {namespace!r}")
+        if heartbeat <= 0:
+            raise ValueError(f"heartbeat must be positive: {heartbeat}")
+        self.namespace = namespace
+        self.heartbeat = heartbeat
+        self.process_id = uuid.uuid4().hex
+        self._errors: tuple[type[Exception], ...] = (
+            redis.exceptions.RedisError,
+            OSError,
+        )
+        self._session_errors = (*self._errors, HubUnavailable)
+        self._close_errors = (*self._errors, asyncio.TimeoutError)
+        options = {"socket_connect_timeout": 5.0, **options}
+        self._client: Redis = _client(redis, url, 1, {"socket_timeout": 5.0, **options})
+        # The subscriber neither retries nor times out reads: the hub
+        # resubscribes by itself and pings to detect a dead connection.
+        self._subscriber: Redis = _client(redis, url, 0, options)
+        self._count_script = self._client.register_script(COUNT_SCRIPT)
+        self._broadcast_channel = f"{namespace}:broadcast"
+        self._tasks: list[asyncio.Task[None]] = []
+        self._recovered = False
+        self._session_reset()
+        self._wake = asyncio.Event()
+        self._dirty_groups: set[str] = set()
+        self._dirty_users: set[str] = set()
+        self._count_wake = asyncio.Event()
+        self._dirty_counts: set[str] = set()
+
+    # Channels and keys.
+
+    def _group_channel(self, group: str) -> str:
+        return f"{self.namespace}:group:{group}"
+
+    def _user_channel(self, user: str) -> str:
+        return f"{self.namespace}:user:{user}"
+
+    def _count_key(self, group: str) -> str:
+        return f"{self.namespace}:count:{group}"
+
+    def _alive_key(self, process_id: str) -> str:
+        return f"{self.namespace}:alive:{process_id}"
+
+    # Lifecycle.
+
+    async def start(self) -> None:
+        """Subscribe to Redis and start refreshing counts.
+
+        Raises:
+            HubUnavailable: If Redis cannot be reached.
+            RuntimeError: If the hub is already started.
+
+        Example::
+
+            hub = RedisHub("redis://127.0.0.1:6379/0")
+            await hub.start()
+
+        """
+        if self._tasks:
+            raise RuntimeError("hub is already started")
+        self._started = asyncio.get_running_loop().create_future()
+        self._tasks = [
+            asyncio.create_task(self._subscribe_forever()),
+            asyncio.create_task(self._count_forever()),
+        ]
+        try:
+            await self._started
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Unsubscribe, remove this process's counts and close connections."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await self._forget_counts()
+        await super().close()
+        await self._client.aclose()
+        await self._subscriber.aclose()
+
+    # Sending.
+
+    async def publish(self, group: str, message: Message) -> None:
+        await self._publish(self._group_channel(group), message)
+
+    async def send_to_user(self, user: str, message: Message) -> None:
+        await self._publish(self._user_channel(user), message)
+
+    async def broadcast(self, message: Message) -> None:
+        await self._publish(self._broadcast_channel, message)
+
+    async def _publish(self, channel: str, message: Message) -> None:
+        envelope = encode(message)
+        try:
+            await self._client.publish(channel, envelope)
+        except self._errors as exc:
+            raise HubUnavailable(f"cannot publish to redis: {exc}") from exc
+
+    async def count(self, group: str) -> int:
+        local = len(self._registry.groups.get(group, ()))
+        keys = [self._count_key(group)]
+        args = [self._alive_key(""), self.process_id]
+        try:
+            remote = await self._count_script(keys=keys, args=args)
+        except self._errors as exc:
+            raise HubUnavailable(f"cannot count in redis: {exc}") from exc
+        return local + int(remote)
+
+    # Registration.
+
+    def _changed(self, groups: Iterable[str], users: Iterable[str]) -> None:
+        groups = list(groups)
+        self._dirty_groups.update(groups)
+        self._dirty_users.update(users)
+        self._dirty_counts.update(groups)
+        self._wake.set()
+        self._count_wake.set()
+
+    async def _ready(self, groups: Iterable[str], user: str | None) -> None:
+        if not self._tasks:
+            raise RuntimeError("hub isn't started; use async with hub")
+        if not self._connected:
+            # Redis is unreachable: the registration is local for now and the
+            # hub subscribes when Redis returns. Waiting would block handlers.
+            return
+        channels = [self._group_channel(group) for group in groups]
+        if user is not None:
+            channels.append(self._user_channel(user))
+        waiters = [self._waiter(channel) for channel in channels]
+        await asyncio.gather(*[waiter for waiter in waiters if waiter is not None])
+
+    def _waiter(self, channel: str) -> asyncio.Future[None] | None:
+        if channel in self._active:
+            return None
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(channel, []).append(waiter)
+        return waiter
+
+    # Subscriber.
+
+    def _session_reset(self) -> None:
+        self._connected = False
+        # Channels we sent SUBSCRIBE for, channels whose subscription Redis
+        # confirmed, and confirmations still expected per channel.
+        self._requested: set[str] = set()
+        self._active: set[str] = set()
+        self._pending: dict[str, int] = {}
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._last_seen = 0.0
+
+    async def _subscribe_forever(self) -> None:
+        backoff = MIN_BACKOFF
+        while True:
+            try:
+                await self._session()
+            except self._session_errors as exc:
+                self._session_failed(exc)
+                if not self._started.done():
+                    # Fail start() rather than retry: a wrong URL shows at once.
+                    self._started.set_exception(
+                        HubUnavailable(f"cannot reach redis: {exc}")
+                    )
+                    return
+            if self._recovered:
+                backoff = MIN_BACKOFF
+            # Jitter spreads the reconnections of many processes.
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def _session(self) -> None:
+        self._recovered = False
+        pubsub = self._subscriber.pubsub()
+        try:
+            self._connected = True
+            self._last_seen = asyncio.get_running_loop().time()
+            await self._request(pubsub, self._wanted(), [])
+            await _first_of(self._read(pubsub), self._write(pubsub))
+        finally:
+            await _close_quietly(pubsub, self._errors)
+
+    def _session_failed(self, exc: BaseException) -> None:
+        logger.warning("redis subscriber disconnected: %s", exc)
+        for waiters in self._waiters.values():
+            _resolve(waiters)
+        self._session_reset()
+        # The next session subscribes to every wanted channel and Redis may
+        # have lost the counts: rewrite them all.
+        self._dirty_groups.clear()
+        self._dirty_users.clear()
+        self._dirty_counts.update(self._registry.groups)
+        self._count_wake.set()
+
+    def _wanted(self) -> list[str]:
+        self._dirty_groups.clear()
+        self._dirty_users.clear()
+        channels = [self._broadcast_channel]
+        channels.extend(self._group_channel(group) for group in self._registry.groups)
+        channels.extend(self._user_channel(user) for user in self._registry.users)
+        return channels
+
+    async def _request(
+        self, pubsub: PubSub, subscribe: list[str], unsubscribe: list[str]
+    ) -> None:
+        for channel in subscribe:
+            self._requested.add(channel)
+            self._pending[channel] = self._pending.get(channel, 0) + 1
+        for channel in unsubscribe:
+            self._requested.discard(channel)
+            self._active.discard(channel)
+            _resolve(self._waiters.pop(channel, []))
+            self._pending[channel] = self._pending.get(channel, 0) + 1
+        if subscribe:
+            await pubsub.subscribe(*subscribe)
+        if unsubscribe:
+            await pubsub.unsubscribe(*unsubscribe)
+
+    async def _write(self, pubsub: PubSub) -> None:
+        # All commands go through this task, in order, so that an UNSUBSCRIBE
+        # can never overtake a later SUBSCRIBE of the same channel.
+        loop = asyncio.get_running_loop()
+        last_ping = loop.time()
+        while True:
+            await _wait(self._wake, self.heartbeat)
+            self._wake.clear()
+            now = loop.time()
+            if now - self._last_seen > 3 * self.heartbeat:
+                raise HubUnavailable("redis subscriber timed out")
+            if now - last_ping >= self.heartbeat:
+                last_ping = now
+                await pubsub.ping()
+            await self._request(pubsub, *self._reconcile())
+
+    def _reconcile(self) -> tuple[list[str], list[str]]:
+        subscribe, unsubscribe = [], []
+        groups, self._dirty_groups = self._dirty_groups, set()
+        users, self._dirty_users = self._dirty_users, set()
+        targets = [(self._group_channel(g), g in self._registry.groups) for g in groups]
+        targets += [(self._user_channel(u), u in self._registry.users) for u in users]
+        for channel, wanted in targets:
+            if wanted and channel not in self._requested:
+                subscribe.append(channel)
+            elif not wanted and channel in self._requested:
+                unsubscribe.append(channel)
+        return subscribe, unsubscribe
+
+    async def _read(self, pubsub: PubSub) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            message = await pubsub.get_message(timeout=None)
+            self._last_seen = loop.time()
+            if message is None:
+                continue
+            kind, channel = message["type"], message["channel"]
+            if isinstance(channel, bytes):
+                channel = channel.decode()
+            if kind == "message":
+                self._received(channel, message["data"])
+            elif kind in ("subscribe", "unsubscribe"):
+                self._confirmed(channel)
+
+    def _confirmed(self, channel: str) -> None:
+        # Redis confirms SUBSCRIBE and UNSUBSCRIBE in the order they were
+        # sent: the last confirmation tells the state of the channel.
+        pending = self._pending.pop(channel, 0) - 1
+        if pending > 0:
+            self._pending[channel] = pending
+            return
+        if channel not in self._requested:
+            return
+        self._active.add(channel)
+        _resolve(self._waiters.pop(channel, []))
+        if channel == self._broadcast_channel:
+            self._recovered = True
+            if not self._started.done():
+                self._started.set_result(None)
+
+    def _received(self, channel: str, data: bytes | str) -> None:
+        try:
+            message = decode(data)
+        except InvalidEnvelope as exc:
+            logger.warning("dropped message on %s: %s", channel, exc)
+            return
+        prefix, _, name = channel[len(self.namespace) + 1 :].partition(":")
+        if prefix == "group":
+            self._deliver(self._registry.groups.get(name, ()), message)
+        elif prefix == "user":
+            self._deliver(self._registry.users.get(name, ()), message)
+        elif channel == self._broadcast_channel:
+            self._deliver(self._registry.entries, message)
+
+    # Counts.
+
+    async def _count_forever(self) -> None:
+        full = True
+        while True:
+            try:
+                await self._write_counts(full)
+            except self._errors as exc:
+                logger.debug("cannot write counts to redis: %s", exc)
+                full = True
+            else:
+                full = False
+            if not await _wait(self._count_wake, self.heartbeat):
+                full = True
+            self._count_wake.clear()
+
+    async def _write_counts(self, full: bool) -> None:
+        ttl = int(self.heartbeat * 3000)
+        dirty, self._dirty_counts = self._dirty_counts, set()
+        groups = dirty.union(self._registry.groups) if full else dirty
+        pipe = self._client.pipeline(transaction=False)
+        pipe.set(self._alive_key(self.process_id), 1, px=ttl)
+        for group in groups:
+            key, members = self._count_key(group), self._registry.groups.get(group)
+            if members:
+                pipe.hset(key, self.process_id, len(members))
+                pipe.pexpire(key, ttl)
+            else:
+                pipe.hdel(key, self.process_id)
+        try:
+            await pipe.execute()
+        except BaseException:
+            self._dirty_counts.update(dirty)
+            raise
+
+    async def _forget_counts(self) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.delete(self._alive_key(self.process_id))
+        for group in self._registry.groups:
+            pipe.hdel(self._count_key(group), self.process_id)
+        try:
+            await asyncio.wait_for(pipe.execute(), self.heartbeat)
+        except self._close_errors as exc:
+            logger.debug("cannot remove counts from redis: %s", exc)
+
+
+def _resolve(waiters: Iterable[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
+
+
+def _client(redis: Any, url: str, retries: int, options: dict[str, Any]) -> Redis:
+    retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), retries)
+    return cast(
+        "Redis", redis.asyncio.Redis.from_url(url, **{"retry": retry, **options})
+    )
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+async def _first_of(*coroutines: Any) -> None:
+    # Run coroutines until one of them raises, then cancel the others; what
+    # asyncio.TaskGroup does on Python >= 3.11.
+    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()
+
+
+async def _close_quietly(pubsub: PubSub, errors: tuple[type[Exception], ...]) -> None:
+    try:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+    except errors as exc:
+        logger.debug("cannot close redis subscriber: %s", exc)
