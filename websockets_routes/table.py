@@ -211,6 +211,9 @@ class RouteTable:
         if "?" in path:
             path = path[: path.index("?")]
         static = self._static.get(path)
+        if static is None and "\n" in path and path[-1] == "\n":
+            # Routes' "$" also matches before a final newline.
+            static = self._static.get(path[:-1])
         if static is not None and static.unshadowed:
             return static, dict(static.defaults)
         if static is None:

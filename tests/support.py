@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: real servers on 127.0.0.1, real clients."""
+"""Helpers for the tests: real servers on 127.0.0.1, real clients."""
 
 from __future__ import annotations
 
