@@ -30,7 +30,9 @@ async def closed_with(url: str) -> tuple[int | None, str | None]:
     """Connect, wait for the server to close, return the close code and reason."""
     async with connect(url) as ws:
         await ws.wait_closed()
-        return ws.close_code, ws.close_reason
+        # close_code and close_reason appeared after websockets 14.
+        close = ws.protocol.close_rcvd
+        return (None, None) if close is None else (close.code, close.reason)
 
 
 @contextlib.asynccontextmanager
