@@ -1,0 +1,64 @@
+"""What the benchmark scripts share: timing helpers and one table format."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterable
+
+__all__ = ["Row", "median_ns", "print_table", "machine"]
+
+
+@dataclasses.dataclass
+class Row:
+    """One figure: what was measured, for which subject, and its ratio to a baseline.
+
+    ``ratio`` is ``baseline / value`` for times (higher is better for us) or
+    ``value / baseline`` for rates; each script says which in ``note``.
+    """
+
+    benchmark: str
+    case: str
+    subject: str
+    value: float
+    unit: str
+    ratio: float | None = None
+    note: str = ""
+
+
+def median_ns(func: Callable[[], object], *, number: int, repeat: int) -> float:
+    """Median over ``repeat`` runs of the time per call, in nanoseconds."""
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        for _ in range(number):
+            func()
+        runs.append((time.perf_counter_ns() - start) / number)
+    return statistics.median(runs)
+
+
+def machine() -> str:
+    """A one-line description of the machine and interpreter."""
+    import os
+
+    return (
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
+    )
+
+
+def print_table(rows: Iterable[Row]) -> None:
+    """Print rows as an aligned table."""
+    header = ("benchmark", "case", "subject", "value", "ratio", "note")
+    lines = [header]
+    for row in rows:
+        value = f"{row.value:,.3f} {row.unit}" if row.value < 100 else f"{row.value:,.0f} {row.unit}"
+        ratio = "" if row.ratio is None else f"{row.ratio:.2f}"
+        lines.append((row.benchmark, row.case, row.subject, value, ratio, row.note))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for index, line in enumerate(lines):
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
