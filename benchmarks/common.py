@@ -8,7 +8,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable
 
-__all__ = ["Row", "median_ns", "print_table", "machine"]
+__all__ = ["Row", "machine", "median_ns", "print_table"]
 
 
 @dataclasses.dataclass
@@ -54,11 +54,19 @@ def print_table(rows: Iterable[Row]) -> None:
     header = ("benchmark", "case", "subject", "value", "ratio", "note")
     lines = [header]
     for row in rows:
-        value = f"{row.value:,.3f} {row.unit}" if row.value < 100 else f"{row.value:,.0f} {row.unit}"
+        value = (
+            f"{row.value:,.3f} {row.unit}"
+            if row.value < 100
+            else f"{row.value:,.0f} {row.unit}"
+        )
         ratio = "" if row.ratio is None else f"{row.ratio:.2f}"
         lines.append((row.benchmark, row.case, row.subject, value, ratio, row.note))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for index, line in enumerate(lines):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        print(
+            "  ".join(
+                cell.ljust(width) for cell, width in zip(line, widths, strict=True)
+            ).rstrip()
+        )
         if index == 0:
             print("  ".join("-" * width for width in widths))

@@ -1,0 +1,191 @@
+"""Match benchmark: time per lookup, ours side by side with the peers.
+
+Every subject gets the same route table, ``/r{i}/{id}`` for i in 0..N-1 in its
+own syntax, and the same paths: the first, a middle and the last route, and
+a miss. Figures are medians over repeated runs, in one process, so ratios
+compare like with like on a noisy machine.
+
+Subjects:
+
+* ours: ``RouteTable.match`` (strips the query, decodes params) and
+  ``Router.match`` (also builds the ``RoutedPath``);
+* ``routes.Mapper.match`` with the same patterns;
+* werkzeug: ``MapAdapter.match`` on a map bound once, and bound per request
+  as websockets' ``route()`` does;
+* Starlette: the scan over ``WebSocketRoute.matches`` its router does;
+* a plain dict lookup of the whole path, as the floor.
+
+Run: ``python benchmarks/match.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable
+
+import routes
+from common import Row, machine, median_ns, print_table
+
+from websockets_routes import Router
+from websockets_routes.table import Route, RouteTable
+
+__all__ = ["main"]
+
+
+def cases(n: int) -> dict[str, str]:
+    return {
+        "first": "/r0/abc",
+        "middle": f"/r{n // 2}/abc",
+        "last": f"/r{n - 1}/abc",
+        "miss": "/nope/abc",
+    }
+
+
+async def _handler(ws: object, path: object) -> None:
+    pass  # pragma: no cover
+
+
+def subjects(n: int) -> dict[str, Callable[[str], object]]:
+    """A lookup function per subject, over n routes."""
+    table = RouteTable()
+    router = Router()
+    mapper = routes.Mapper(explicit=True)
+    for i in range(n):
+        table.add(Route(f"/r{i}/{{id}}", name=str(i)))
+        router.add_route(f"/r{i}/{{id}}", _handler)
+        mapper.connect(str(i), f"/r{i}/{{id}}")
+    mapper.create_regs([])
+    found: dict[str, Callable[[str], object]] = {
+        "ours: RouteTable.match": table.match,
+        "ours: Router.match": router.match,
+        "routes.Mapper.match": mapper.match,
+    }
+    found.update(_werkzeug(n))
+    found.update(_starlette(n))
+    paths = {f"/r{i}/abc": i for i in range(n)}
+    found["dict lookup (floor)"] = paths.get
+    return found
+
+
+def _werkzeug(n: int) -> dict[str, Callable[[str], object]]:
+    try:
+        from werkzeug.exceptions import NotFound
+        from werkzeug.routing import Map, Rule
+    except ImportError:  # pragma: no cover
+        print("werkzeug is not installed: skipping it", file=sys.stderr)
+        return {}
+    url_map = Map(
+        [Rule(f"/r{i}/<id>", endpoint=str(i), websocket=True) for i in range(n)]
+    )
+    adapter = url_map.bind("localhost", url_scheme="ws")
+
+    def prebound(path: str) -> object:
+        try:
+            return adapter.match(path)
+        except NotFound:
+            return None
+
+    def bound_per_request(path: str) -> object:
+        try:
+            adapter = url_map.bind("localhost", url_scheme="ws")
+            return adapter.match(path)
+        except NotFound:
+            return None
+
+    return {
+        "werkzeug MapAdapter.match (prebound)": prebound,
+        "werkzeug bind + match (websockets route())": bound_per_request,
+    }
+
+
+def _starlette(n: int) -> dict[str, Callable[[str], object]]:
+    try:
+        from starlette.routing import Match, WebSocketRoute
+    except ImportError:  # pragma: no cover
+        print("starlette is not installed: skipping it", file=sys.stderr)
+        return {}
+    table = [WebSocketRoute(f"/r{i}/{{id}}", _handler) for i in range(n)]
+
+    def scan(path: str) -> object:
+        scope = {"type": "websocket", "path": path, "root_path": ""}
+        for route in table:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return child
+        return None
+
+    return {"starlette route scan": scan}
+
+
+def measure(n: int, quick: bool) -> list[Row]:
+    """Rows for n routes: every subject on every case; ratio = time / ours."""
+    rows = []
+    number, repeat = (1_000, 3) if quick else (20_000, 9)
+    lookups = subjects(n)
+    for case, path in cases(n).items():
+        times = {}
+        for subject, lookup in lookups.items():
+            slow = "Mapper" in subject or "starlette" in subject
+            count = max(number // 50, 20) if slow else number
+            times[subject] = median_ns(
+                functools.partial(lookup, path), number=count, repeat=repeat
+            )
+        ours = times["ours: RouteTable.match"]
+        for subject, value in times.items():
+            rows.append(
+                Row(
+                    "match",
+                    f"{n:,} routes, {case}",
+                    subject,
+                    value / 1000,
+                    "µs",
+                    value / ours,
+                    "time / ours",
+                )
+            )
+    return rows
+
+
+def growth(quick: bool) -> list[Row]:
+    """Our time for the last route and a miss, from 10 to 10,000 routes."""
+    rows = []
+    number, repeat = (1_000, 3) if quick else (50_000, 9)
+    sizes = (10, 1_000) if quick else (10, 100, 1_000, 10_000)
+    for case in ("last", "miss"):
+        base = None
+        for n in sizes:
+            table = RouteTable()
+            for i in range(n):
+                table.add(Route(f"/r{i}/{{id}}"))
+            path = cases(n)[case]
+            value = median_ns(
+                functools.partial(table.match, path), number=number, repeat=repeat
+            )
+            base = value if base is None else base
+            rows.append(
+                Row(
+                    "growth",
+                    f"{n:,} routes, {case}",
+                    "ours: RouteTable.match",
+                    value / 1000,
+                    "µs",
+                    value / base,
+                    "time / time at 10 routes",
+                )
+            )
+    return rows
+
+
+def main(quick: bool = False) -> list[Row]:
+    """All match rows: 1,000 routes side by side, then our growth."""
+    return measure(100 if quick else 1_000, quick) + growth(quick)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    print(machine())
+    print_table(main(args.quick))
