@@ -10,19 +10,22 @@ handler once the connection is open.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
-from . import server
+from . import options, server, urls
 from .converters import DEFAULT_CONVERTERS, Converter
-from .exceptions import DuplicateRouteName, InvalidRoute
+from .exceptions import BuildError, DuplicateRouteName, InvalidRoute
+from .options import UNSET
 from .path import RoutedPath
 from .table import Route, RouteTable
-from .views import as_response, make_view
+from .views import RedirectView, as_response, check_http_endpoint, make_view
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["Dispatch", "Router"]
 
 T = TypeVar("T")
+
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 class Dispatch:
@@ -42,12 +47,14 @@ class Dispatch:
 
     """
 
-    __slots__ = ("path", "route", "view")
+    __slots__ = ("negotiated", "path", "route", "view")
 
     def __init__(self, route: Route, path: RoutedPath, view: Any) -> None:
         self.route = route
         self.path = path
         self.view = view
+        #: Whether the route's options were applied during the handshake.
+        self.negotiated = False
 
     async def process_request(self, headers: Headers) -> Response | None:
         """Run the view's ``process_request`` hook, if it has one.
@@ -117,20 +124,34 @@ class Router:
         *,
         name: str | None = None,
         defaults: Mapping[str, Any] | None = None,
+        subprotocols: Sequence[str] | None = None,
+        require_subprotocol: bool = False,
+        origins: Sequence[str | re.Pattern[str] | None] | None = None,
+        max_size: int | None = UNSET,
     ) -> Callable[[T], T]:
         """Register a WebSocket route; use it as a decorator.
 
         Args:
             pattern: A Routes pattern: ``/thing/{id}``, ``/thing/{id:\\d+}``,
                 ``/user/{uid:int}``.
-            name: The route's name, unique in the router.
+            name: The route's name, unique in the router, for :meth:`url_for`.
             defaults: Parameters added to those the pattern captures.
+            subprotocols: Subprotocols this route negotiates, in order of
+                preference; a client that offers none of them gets none.
+            require_subprotocol: Refuse clients that offer none of
+                ``subprotocols`` (HTTP 400).
+            origins: Acceptable ``Origin`` headers (``str``, compiled
+                regexes, or :obj:`None` for no header); others get HTTP 403.
+            max_size: The largest message accepted on this route's
+                connections, in bytes (:obj:`None`: no limit); a larger one
+                closes the connection with 1009.
 
         Returns:
             A decorator that registers its argument and returns it unchanged.
 
         Raises:
-            InvalidRoute: If the pattern, the name or the view is rejected.
+            InvalidRoute: If the pattern, the name, an option or the view is
+                rejected.
 
         Example::
 
@@ -141,7 +162,16 @@ class Router:
         """
 
         def decorator(endpoint: T) -> T:
-            self.add_route(pattern, endpoint, name=name, defaults=defaults)
+            self.add_route(
+                pattern,
+                endpoint,
+                name=name,
+                defaults=defaults,
+                subprotocols=subprotocols,
+                require_subprotocol=require_subprotocol,
+                origins=origins,
+                max_size=max_size,
+            )
             return endpoint
 
         return decorator
@@ -153,6 +183,10 @@ class Router:
         *,
         name: str | None = None,
         defaults: Mapping[str, Any] | None = None,
+        subprotocols: Sequence[str] | None = None,
+        require_subprotocol: bool = False,
+        origins: Sequence[str | re.Pattern[str] | None] | None = None,
+        max_size: int | None = UNSET,
     ) -> Route:
         """Register a WebSocket route; :meth:`route` without the decorator.
 
@@ -161,28 +195,174 @@ class Router:
             router.add_route("/thing/{id}", thing_detail, name="thing")
 
         """
-        factory = make_view(endpoint)
+        route_options = options.check(
+            subprotocols=subprotocols,
+            require_subprotocol=require_subprotocol,
+            origins=origins,
+            max_size=max_size,
+        )
+        view = make_view(endpoint)
+        return self._add(
+            pattern, "websocket", endpoint, name, defaults, route_options, view
+        )
+
+    def http(
+        self,
+        pattern: str,
+        *,
+        name: str | None = None,
+        defaults: Mapping[str, Any] | None = None,
+    ) -> Callable[[T], T]:
+        """Register an HTTP endpoint, for health checks and small pages.
+
+        The endpoint is a coroutine function that receives ``(path, headers)``
+        and returns a ``(status, headers, body)`` tuple, a websockets
+        ``Response``, a ``str`` (200, ``text/plain``) or ``bytes`` (200,
+        ``application/octet-stream``). Under :meth:`serve`, a plain HTTP
+        ``GET`` on its path gets that answer.
+
+        Example::
+
+            @router.http("/healthz")
+            async def healthz(path, headers):
+                return "OK\\n"
+
+        """
+
+        def decorator(endpoint: T) -> T:
+            view = check_http_endpoint(endpoint)
+            self._add(pattern, "http", endpoint, name, defaults, {}, view)
+            return endpoint
+
+        return decorator
+
+    def redirect(
+        self,
+        pattern: str,
+        target: str,
+        *,
+        status: int = 308,
+        name: str | None = None,
+    ) -> Route:
+        """Answer requests for a pattern with a redirect to a target.
+
+        ``{name}`` placeholders in the target take the parameters the
+        pattern captures; the query string is kept. websockets' client
+        follows redirects.
+
+        Example::
+
+            router.redirect("/old/{id}", "/thing/{id}", status=301)
+
+        """
+        if status not in REDIRECT_STATUSES:
+            raise InvalidRoute(
+                f"redirect status must be 301, 302, 303, 307 or 308: {status!r}"
+            )
         route = Route(
             pattern,
             name=name,
-            kind="websocket",
-            endpoint=endpoint,
-            options={"view": factory},
-            defaults=dict(defaults or {}),
+            kind="redirect",
+            endpoint=target,
+            options={"status": status},
             available=self.converters,
         )
-        self._add(route)
+        view = RedirectView(urls.redirect_target(route, target), status)
+        route.view = lambda: view
+        self._register([route])
         return route
 
-    def _add(self, route: Route) -> None:
-        if route.name is not None and route.name in self._names:
-            raise DuplicateRouteName(f"duplicate route name: {route.name!r}")
-        if route.pattern in self._patterns:
-            raise InvalidRoute(f"duplicate route pattern: {route.pattern!r}")
-        self._table.add(route)
-        self._patterns.add(route.pattern)
-        if route.name is not None:
-            self._names[route.name] = route
+    def include(self, other: Router, *, prefix: str = "") -> None:
+        """Mount every route of another router under a prefix.
+
+        Names stay as they are (:meth:`url_for` gives the prefixed path);
+        hooks, converters and options come along. The routes are copied:
+        routes added to ``other`` later are not included.
+
+        Raises:
+            InvalidRoute: If the prefix is malformed, or a name or pattern
+                clashes with a route of this router.
+
+        Example::
+
+            api = Router()
+            router.include(api, prefix="/api")
+
+        """
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise InvalidRoute(
+                f"prefix must start with / and not end with /: {prefix!r}"
+            )
+        self._register(
+            [
+                dataclasses.replace(
+                    route, pattern=prefix + route.pattern, available=other.converters
+                )
+                for route in other._table.registered()
+            ]
+        )
+
+    def _add(
+        self,
+        pattern: str,
+        kind: str,
+        endpoint: Any,
+        name: str | None,
+        defaults: Mapping[str, Any] | None,
+        route_options: dict[str, Any],
+        view: Callable[[], Any],
+    ) -> Route:
+        route = Route(
+            pattern,
+            name=name,
+            kind=kind,
+            endpoint=endpoint,
+            options=route_options,
+            defaults=dict(defaults or {}),
+            view=view,
+            available=self.converters,
+        )
+        self._register([route])
+        return route
+
+    def _register(self, new: list[Route]) -> None:
+        """Add routes, all or none: names and patterns must be new."""
+        names, patterns = set(self._names), set(self._patterns)
+        for route in new:
+            if route.name is not None and route.name in names:
+                raise DuplicateRouteName(f"duplicate route name: {route.name!r}")
+            if route.pattern in patterns:
+                raise InvalidRoute(f"duplicate route pattern: {route.pattern!r}")
+            if route.name is not None:
+                names.add(route.name)
+            patterns.add(route.pattern)
+        for route in new:
+            self._table.add(route)
+            if route.name is not None:
+                self._names[route.name] = route
+        self._patterns = patterns
+
+    def url_for(self, name: str, /, _query: Any = None, **params: Any) -> str:
+        """Build the path of a named route.
+
+        Values are converted and percent-encoded (a ``/`` inside a value is
+        encoded, but for ``{name:path}`` parameters); ``_query`` (a mapping
+        or a list of pairs) becomes the query string.
+
+        Raises:
+            BuildError: If the name is unknown, or a parameter is missing,
+                unexpected, or breaks the route's requirement.
+
+        Example::
+
+            >>> router.url_for("thing", id="a/b", _query={"tab": "info"})
+            '/thing/a%2Fb?tab=info'
+
+        """
+        route = self._names.get(name)
+        if route is None:
+            raise BuildError(f"unknown route name: {name!r}")
+        return urls.build(route, params, _query)
 
     def match(self, path: str) -> RoutedPath | None:
         """Match a request path, with no I/O.
@@ -216,7 +396,7 @@ class Router:
         if found is None:
             return None
         route, params = found
-        view = route.options["view"]()
+        view = route.view()
         return Dispatch(route, RoutedPath(path, params, route.name), view)
 
     async def handle(self, ws: Any, path: str | None = None) -> None:

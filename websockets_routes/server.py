@@ -39,6 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
+from . import options
 from .exceptions import InvalidPath
 
 if TYPE_CHECKING:
@@ -102,6 +103,13 @@ class Protocol(ServerConnection):
         if dispatch is None:
             return self.not_found(request)
         self.dispatch = dispatch
+        if dispatch.route.options:
+            problem = options.apply(
+                self.protocol, request.headers, dispatch.route.options
+            )
+            if problem is not None:
+                return self.respond(http.HTTPStatus.FORBIDDEN, f"{problem}\n")
+            dispatch.negotiated = True
         try:
             return await dispatch.process_request(request.headers)
         except Exception as exc:
@@ -184,8 +192,8 @@ def _options(
 async def handle(router: Router, ws: Any, path: str | None = None) -> None:
     """Implement :meth:`Router.handle`, for new and legacy connections alike."""
     dispatch = getattr(ws, "dispatch", None)
-    if dispatch is None:
-        dispatch = await _route(router, ws, path)
+    if dispatch is None or (dispatch.route.options and not dispatch.negotiated):
+        dispatch = await _route(router, ws, path, dispatch)
         if dispatch is None:
             return
     try:
@@ -197,13 +205,22 @@ async def handle(router: Router, ws: Any, path: str | None = None) -> None:
         await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
 
 
-async def _route(router: Router, ws: Any, path: str | None) -> Dispatch | None:
-    """Route an open connection; close it and return :obj:`None` if refused."""
+async def _route(
+    router: Router, ws: Any, path: str | None, dispatch: Dispatch | None
+) -> Dispatch | None:
+    """Route an open connection; close it and return :obj:`None` if refused.
+
+    A ``dispatch`` routed during a handshake that could not apply the route's
+    options (the legacy adapter's) only has its options checked.
+
+    """
     request = getattr(ws, "request", None)
     if request is not None:
         path, headers = path or request.path, request.headers
     else:  # a legacy connection
         path, headers = path or ws.path, ws.request_headers
+    if dispatch is not None:
+        return await _check_options(ws, headers, dispatch)
     try:
         dispatch = router.resolve(path)
     except InvalidPath:
@@ -211,6 +228,11 @@ async def _route(router: Router, ws: Any, path: str | None) -> Dispatch | None:
         return None
     if dispatch is None:
         await ws.close(NOT_FOUND, "no route for this path")
+        return None
+    if dispatch.route.kind == "http":
+        await ws.close(NOT_FOUND, "not a WebSocket route")
+        return None
+    if await _check_options(ws, headers, dispatch) is None:
         return None
     try:
         response = await dispatch.process_request(headers)
@@ -221,4 +243,13 @@ async def _route(router: Router, ws: Any, path: str | None) -> Dispatch | None:
     if response is not None:
         await ws.close(4000 + response.status_code, response.reason_phrase[:100])
         return None
+    return dispatch
+
+
+async def _check_options(ws: Any, headers: Any, dispatch: Dispatch) -> Dispatch | None:
+    refused = options.refusal(ws, headers, dispatch.route.options)
+    if refused is not None:
+        await ws.close(*refused)
+        return None
+    dispatch.negotiated = True
     return dispatch

@@ -56,6 +56,7 @@ class Route:
             endpoint or a redirect target.
         options: Per-route options, as registered.
         defaults: Parameters added to those the pattern captures.
+        view: A factory of the route's view, called once per connection.
         available: The converters that ``{name:converter}`` may name; the
             route keeps those it uses in ``converters``.
 
@@ -67,6 +68,7 @@ class Route:
     endpoint: Any = None
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    view: Any = dataclasses.field(default=None, repr=False)
     available: dataclasses.InitVar[Mapping[str, Converter]] = DEFAULT_CONVERTERS
 
     def __post_init__(self, available: Mapping[str, Converter]) -> None:
@@ -157,7 +159,11 @@ class RouteTable:
 
     def __iter__(self) -> Iterator[Route]:
         """Iterate over the routes in the order they are tried."""
-        return iter(sorted(self._routes, key=lambda route: route.rank))
+        return iter(sorted(self._routes, key=_rank))
+
+    def registered(self) -> list[Route]:
+        """The routes in the order they were added."""
+        return list(self._routes)
 
     def __len__(self) -> int:
         return len(self._routes)

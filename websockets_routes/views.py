@@ -48,6 +48,56 @@ class FunctionView:
         self.handle = handler
 
 
+class HTTPView:
+    """The view of an HTTP endpoint: its answer is the handshake's response."""
+
+    __slots__ = ("endpoint",)
+
+    def __init__(
+        self, endpoint: Callable[[RoutedPath, Headers], Awaitable[Any]]
+    ) -> None:
+        self.endpoint = endpoint
+
+    async def process_request(self, path: RoutedPath, headers: Headers) -> Response:
+        return as_http_response(await self.endpoint(path, headers))
+
+
+class RedirectView:
+    """The view of a redirect: a 3xx response whose Location is built from the path.
+
+    Args:
+        location: Builds the target from the request path's parameters.
+        status: The redirect's HTTP status.
+
+    """
+
+    __slots__ = ("location", "status")
+
+    def __init__(self, location: Callable[[RoutedPath], str], status: int) -> None:
+        self.location = location
+        self.status = http.HTTPStatus(status)
+
+    def process_request(self, path: RoutedPath, headers: Headers) -> Response:
+        location = self.location(path)
+        body = f"Redirecting to {location}\n".encode()
+        response_headers = Headers([("Location", location)])
+        response_headers["Content-Type"] = "text/plain; charset=utf-8"
+        return _response(self.status, response_headers, body)
+
+
+def check_http_endpoint(endpoint: Any) -> Callable[[], HTTPView]:
+    """Check an HTTP endpoint and return a factory of its view.
+
+    Raises:
+        InvalidRoute: If the endpoint is not a coroutine function.
+
+    """
+    if not inspect.iscoroutinefunction(endpoint):
+        raise InvalidRoute(f"http endpoint must be a coroutine function: {endpoint!r}")
+    view = HTTPView(endpoint)
+    return lambda: view
+
+
 def make_view(endpoint: Any) -> Callable[[], Any]:
     """Check an endpoint and return a factory of its per-connection views.
 
@@ -93,6 +143,26 @@ def as_response(value: Any) -> Response | None:
     if isinstance(body, str):
         body = body.encode()
     return _response(status, Headers(headers), body)
+
+
+def as_http_response(value: Any) -> Response:
+    """Turn what an HTTP endpoint returned into a websockets :class:`Response`.
+
+    ``str`` is a 200 with a ``text/plain`` body, ``bytes`` a 200 with an
+    ``application/octet-stream`` body; tuples and responses are as for hooks.
+
+    Raises:
+        TypeError: If the value is :obj:`None` or not a response.
+
+    """
+    if isinstance(value, str):
+        value = (200, [("Content-Type", "text/plain; charset=utf-8")], value)
+    elif isinstance(value, (bytes, bytearray)):
+        value = (200, [("Content-Type", "application/octet-stream")], bytes(value))
+    response = as_response(value)
+    if response is None:
+        raise TypeError("http endpoint returned None; return a response or a body")
+    return response
 
 
 def _response(status: http.HTTPStatus, headers: Headers, body: bytes) -> Response:

@@ -1,0 +1,158 @@
+"""Per-route options: subprotocols, origins and the largest message.
+
+Options are checked when the route is registered (:func:`check`). Under
+``router.serve()`` they are applied to websockets' Sans-I/O
+:class:`~websockets.server.ServerProtocol` during the handshake
+(:func:`apply`): websockets then negotiates the subprotocol (HTTP 400 when a
+required one is missing) and enforces the largest message size, and a
+forbidden ``Origin`` gets HTTP 403. Under ``router.handle`` the handshake is
+over: :func:`refusal` tells which close code the connection gets instead.
+
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from websockets.datastructures import Headers
+from websockets.server import ServerProtocol
+
+from .exceptions import InvalidRoute
+
+__all__ = ["apply", "check", "refusal"]
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+#: The default of ``max_size``: the server's own limit applies.
+UNSET: Any = _Unset()
+
+#: Close code under ``router.handle`` when the Origin header is not allowed.
+FORBIDDEN_ORIGIN = 4403
+#: Close code under ``router.handle`` when a required subprotocol is missing.
+MISSING_SUBPROTOCOL = 4400
+
+
+def check(
+    *,
+    subprotocols: Sequence[str] | None,
+    require_subprotocol: bool,
+    origins: Sequence[str | re.Pattern[str] | None] | None,
+    max_size: int | object | None,
+) -> dict[str, Any]:
+    """Validate per-route options; return those that are set.
+
+    Raises:
+        InvalidRoute: If an option is malformed.
+
+    """
+    options: dict[str, Any] = {}
+    if subprotocols is not None:
+        if isinstance(subprotocols, str) or not all(
+            isinstance(s, str) and s for s in subprotocols
+        ):
+            raise InvalidRoute(f"subprotocols must be a list of str: {subprotocols!r}")
+        options["subprotocols"] = list(subprotocols)
+    if require_subprotocol:
+        if not subprotocols:
+            raise InvalidRoute("require_subprotocol needs subprotocols")
+        options["require_subprotocol"] = True
+    if origins is not None:
+        if isinstance(origins, str) or not all(
+            o is None or isinstance(o, (str, re.Pattern)) for o in origins
+        ):
+            raise InvalidRoute(f"origins must be a list of str or None: {origins!r}")
+        options["origins"] = list(origins)
+    if max_size is not UNSET:
+        if max_size is not None and (
+            not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 0
+        ):
+            raise InvalidRoute(
+                f"max_size must be a non-negative int or None: {max_size!r}"
+            )
+        options["max_size"] = max_size
+    return options
+
+
+def apply(
+    protocol: ServerProtocol, headers: Headers, options: Mapping[str, Any]
+) -> str | None:
+    """Apply a route's options to a connection, before its handshake completes.
+
+    Returns:
+        Why the request is forbidden (its ``Origin``), or :obj:`None`.
+
+    """
+    if "origins" in options:
+        if not _origin_allowed(headers.get("Origin"), options["origins"]):
+            return "origin not allowed"
+    if "subprotocols" in options:
+        protocol.available_subprotocols = options["subprotocols"]
+        if not options.get("require_subprotocol"):
+            # An instance attribute shadows the method, as websockets' own
+            # select_subprotocol= argument does.
+            protocol.select_subprotocol = _optional(options["subprotocols"])  # type: ignore[method-assign]
+    if "max_size" in options:
+        set_max_size(protocol, options["max_size"])
+    return None
+
+
+def set_max_size(protocol: Any, max_size: int | None) -> None:
+    """Set the largest message a connection accepts, on websockets 14 and later."""
+    if hasattr(protocol, "max_message_size"):
+        protocol.max_message_size = max_size
+    else:  # websockets < 15
+        protocol.max_size = max_size
+
+
+def refusal(
+    ws: Any, headers: Headers, options: Mapping[str, Any]
+) -> tuple[int, str] | None:
+    """Check an open connection against the options it could not negotiate.
+
+    Returns:
+        The close code and reason, or :obj:`None` if the connection may go on.
+
+    """
+    if "origins" in options:
+        if not _origin_allowed(headers.get("Origin"), options["origins"]):
+            return FORBIDDEN_ORIGIN, "origin not allowed"
+    if (
+        options.get("require_subprotocol")
+        and ws.subprotocol not in options["subprotocols"]
+    ):
+        return MISSING_SUBPROTOCOL, "missing subprotocol"
+    if "max_size" in options:
+        set_max_size(
+            ws.protocol if hasattr(ws, "protocol") else ws, options["max_size"]
+        )
+    return None
+
+
+def _optional(supported: Sequence[str]) -> Any:
+    """A select_subprotocol that picks the first shared one, or none at all."""
+
+    def select_subprotocol(offered: Sequence[str]) -> str | None:
+        for subprotocol in supported:
+            if subprotocol in offered:
+                return subprotocol
+        return None
+
+    return select_subprotocol
+
+
+def _origin_allowed(
+    origin: str | None, allowed: Sequence[str | re.Pattern[str] | None]
+) -> bool:
+    for candidate in allowed:
+        if isinstance(candidate, re.Pattern):
+            if origin is not None and candidate.fullmatch(origin):
+                return True
+        elif candidate == origin:
+            return True
+    return False
