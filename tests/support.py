@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import http.client
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,3 +42,21 @@ async def serving(cm: Any) -> AsyncIterator[Server]:
     """Run a server from ``serve()`` for the duration of a block."""
     async with cm as server:
         yield server
+
+
+async def http_get(
+    server: Server, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """A plain HTTP GET with the standard library's client, run in a thread."""
+    port = server.sockets[0].getsockname()[1]
+
+    def get() -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
+    return await asyncio.to_thread(get)

@@ -11,8 +11,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.datastructures import Headers
 
-from support import closed_with, status_of, url_of
 from websockets_routes import RoutedPath, Router
+
+from support import closed_with, status_of, url_of
 
 with pytest.warns(DeprecationWarning, match="websockets.legacy is deprecated"):
     import websockets.legacy.server
@@ -118,7 +119,10 @@ async def test_legacy_user_process_request_runs_first() -> None:
 async def test_legacy_without_protocol_closes_with_4040() -> None:
     """With the stock legacy protocol, unmatched paths close with 4040."""
     async with websockets.legacy.server.serve(make_router(), "127.0.0.1", 0) as server:
-        assert await closed_with(url_of(server, "/nothing")) == (4040, "no route for this path")
+        assert await closed_with(url_of(server, "/nothing")) == (
+            4040,
+            "no route for this path",
+        )
         async with connect(url_of(server, "/item/1")) as ws:
             assert await ws.recv() == "the thing"
 

@@ -96,7 +96,9 @@ def test_duplicate_name() -> None:
     """A second route with the same name is rejected at registration."""
     router = Router()
     router.route("/a", name="thing_detail")(handler)
-    with pytest.raises(DuplicateRouteName, match="duplicate route name: 'thing_detail'"):
+    with pytest.raises(
+        DuplicateRouteName, match="duplicate route name: 'thing_detail'"
+    ):
         router.route("/b", name="thing_detail")(handler)
     assert router.match("/b") is None
 
@@ -176,3 +178,62 @@ def test_invalid_converter(converters: Any, message: str) -> None:
     """A bad converter is rejected when the router is created."""
     with pytest.raises(InvalidRoute, match=message):
         Router(converters=converters)
+
+
+def make_api() -> Router:
+    """A sub-router with a name, a converter and a hook."""
+    api = Router(converters={"upper": type("Upper", (Converter,), {"regex": "[A-Z]+"})})
+
+    @api.route("/items/{id:int}", name="item")
+    class Item:
+        async def process_request(self, path: RoutedPath, headers: Any) -> None:
+            path.context["hooked"] = True
+
+    api.route("/codes/{code:upper}", name="code")(handler)
+    return api
+
+
+def test_include() -> None:
+    """include() mounts routes under a prefix; names and url_for follow."""
+    router = Router()
+    router.route("/items/{id}", name="top")(handler)
+    router.include(make_api(), prefix="/api")
+    found = router.match("/api/items/7")
+    assert found is not None and (found.name, found.params) == ("item", {"id": 7})
+    assert router.url_for("item", id=7) == "/api/items/7"
+    assert router.url_for("code", code="AB") == "/api/codes/AB"
+    assert router.match("/api/codes/ab") is None
+    dispatch = router.resolve("/api/items/1")
+    assert dispatch is not None and type(dispatch.view).__name__ == "Item"
+
+
+def test_include_name_clash() -> None:
+    """A name clash fails at include time, and nothing is included."""
+    router = Router()
+    router.route("/x", name="item")(handler)
+    with pytest.raises(DuplicateRouteName, match="duplicate route name: 'item'"):
+        router.include(make_api(), prefix="/api")
+    assert router.match("/api/codes/AB") is None
+
+
+@pytest.mark.parametrize("prefix", ["api", "/api/"])
+def test_include_bad_prefix(prefix: str) -> None:
+    """A prefix must start with / and not end with /."""
+    with pytest.raises(
+        InvalidRoute, match="prefix must start with / and not end with /"
+    ):
+        Router().include(make_api(), prefix=prefix)
+
+
+def test_default_for_captured_parameter() -> None:
+    """A default for a parameter the pattern captures is rejected."""
+    with pytest.raises(InvalidRoute, match="default for a captured parameter: 'id'"):
+        Router().route("/t/{id}", defaults={"id": "1"})(handler)
+
+
+def test_unknown_converter() -> None:
+    """An unknown converter is rejected at registration."""
+    with pytest.raises(
+        InvalidRoute, match="unknown converter in pattern '/d/{d:date}'"
+    ):
+        Router().route("/d/{d:date}")(handler)

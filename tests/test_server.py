@@ -160,7 +160,7 @@ async def test_serve_failing_handler(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR, logger="websockets_routes")
     async with make_router().serve("127.0.0.1", 0) as server:
         async with connect(url_of(server, "/echo")) as other:
-            code, reason = await closed_with(url_of(server, "/handler-fails"))
+            code, _ = await closed_with(url_of(server, "/handler-fails"))
             await other.send("still here")
             assert await other.recv() == "still here"
     assert code == CloseCode.INTERNAL_ERROR
@@ -224,8 +224,12 @@ async def test_serve_sync_user_process_request_passes() -> None:
 async def test_serve_user_process_response() -> None:
     """A process_response given to serve() runs after routing."""
 
-    def stamp(connection: ServerConnection, request: Request, response: Response) -> None:
-        response.headers["X-Routed"] = str(getattr(connection, "dispatch", None) is not None)
+    def stamp(
+        connection: ServerConnection, request: Request, response: Response
+    ) -> None:
+        response.headers["X-Routed"] = str(
+            getattr(connection, "dispatch", None) is not None
+        )
 
     async with make_router().serve("127.0.0.1", 0, process_response=stamp) as server:
         async with connect(url_of(server, "/thing/1")) as ws:
@@ -252,7 +256,9 @@ async def test_serve_protocol_subclass() -> None:
 
 async def test_serve_rejects_other_connection_class() -> None:
     """create_connection must be a Protocol subclass."""
-    with pytest.raises(TypeError, match="create_connection must be a subclass of Protocol"):
+    with pytest.raises(
+        TypeError, match="create_connection must be a subclass of Protocol"
+    ):
         make_router().serve("127.0.0.1", 0, create_connection=ServerConnection)
 
 
@@ -319,7 +325,9 @@ async def test_handle_with_explicit_path() -> None:
             assert await ws.recv() == "given"
 
 
-async def test_client_disconnect_is_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
+async def test_client_disconnect_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """A client that leaves while the handler reads is not logged as an error."""
     router = Router()
     done = asyncio.Event()

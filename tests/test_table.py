@@ -15,7 +15,9 @@ def table_of(*patterns: str) -> RouteTable:
     return table
 
 
-def matched(table: RouteTable, path: str) -> tuple[str | None, dict[str, object]] | None:
+def matched(
+    table: RouteTable, path: str
+) -> tuple[str | None, dict[str, object]] | None:
     found = table.match(path)
     return None if found is None else (found[0].name, found[1])
 
@@ -39,7 +41,10 @@ def test_parameter() -> None:
 def test_parameters_in_the_middle() -> None:
     """Several parameters and static text between them match."""
     table = table_of("/a/{x}/b/{y}.json")
-    assert matched(table, "/a/1/b/2.json") == ("/a/{x}/b/{y}.json", {"x": "1", "y": "2"})
+    assert matched(table, "/a/1/b/2.json") == (
+        "/a/{x}/b/{y}.json",
+        {"x": "1", "y": "2"},
+    )
 
 
 def test_query_string_is_ignored() -> None:

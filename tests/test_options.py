@@ -1,0 +1,145 @@
+"""Tests for per-route options: subprotocols, origins and max_size."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import websockets
+from websockets.frames import CloseCode
+
+from websockets_routes import InvalidRoute, RoutedPath, Router
+
+from support import closed_with, status_of, url_of
+
+
+async def negotiated(ws: Any, path: RoutedPath) -> None:
+    await ws.send(str(ws.subprotocol))
+    async for message in ws:
+        await ws.send(message)
+
+
+def make_router() -> Router:
+    router = Router()
+    router.route("/chat", subprotocols=["chat.v2", "chat.v1"])(negotiated)
+    router.route("/strict", subprotocols=["v1"], require_subprotocol=True)(negotiated)
+    router.route("/plain")(negotiated)
+    router.route(
+        "/origin",
+        origins=["https://good.example", re.compile(r"https://\w+\.ok"), None],
+    )(negotiated)
+    router.route("/small", max_size=10)(negotiated)
+    return router
+
+
+async def test_subprotocol_negotiated_per_route() -> None:
+    """A route picks its preferred subprotocol among those the client offers."""
+    async with make_router().serve("127.0.0.1", 0) as server:
+        async with websockets.connect(
+            url_of(server, "/chat"), subprotocols=["chat.v1", "chat.v2"]
+        ) as ws:
+            assert ws.subprotocol == "chat.v2"
+            assert await ws.recv() == "chat.v2"
+        async with websockets.connect(url_of(server, "/chat")) as ws:
+            assert await ws.recv() == "None"
+        async with websockets.connect(url_of(server, "/plain")) as ws:
+            assert await ws.recv() == "None"
+
+
+async def test_required_subprotocol() -> None:
+    """A route that requires a subprotocol refuses others with HTTP 400."""
+    async with make_router().serve("127.0.0.1", 0) as server:
+        refusal = await status_of(url_of(server, "/strict"), subprotocols=["v9"])
+        assert refusal.response.status_code == 400
+        assert b"invalid subprotocol; expected one of v1" in refusal.response.body
+        refusal = await status_of(url_of(server, "/strict"))
+        assert refusal.response.status_code == 400
+        assert b"missing subprotocol" in refusal.response.body
+        async with websockets.connect(
+            url_of(server, "/strict"), subprotocols=["v1"]
+        ) as ws:
+            assert await ws.recv() == "v1"
+
+
+async def test_origins() -> None:
+    """Origins other than the route's get HTTP 403."""
+    async with make_router().serve("127.0.0.1", 0) as server:
+        refusal = await status_of(
+            url_of(server, "/origin"), origin="https://evil.example"
+        )
+        assert refusal.response.status_code == 403
+        for origin in ["https://good.example", "https://app.ok", None]:
+            async with websockets.connect(
+                url_of(server, "/origin"), origin=origin
+            ) as ws:
+                assert await ws.recv() == "None"
+        async with websockets.connect(
+            url_of(server, "/plain"), origin="https://x"
+        ) as ws:
+            assert await ws.recv() == "None"
+
+
+async def test_max_size() -> None:
+    """A message over the route's max_size closes its connection with 1009."""
+    async with make_router().serve("127.0.0.1", 0) as server:
+        async with websockets.connect(url_of(server, "/small")) as ws:
+            await ws.recv()
+            await ws.send("x" * 10)
+            assert await ws.recv() == "x" * 10
+            await ws.send("x" * 11)
+            await ws.wait_closed()
+            assert ws.protocol.close_rcvd is not None
+            assert ws.protocol.close_rcvd.code == CloseCode.MESSAGE_TOO_BIG
+        async with websockets.connect(url_of(server, "/plain")) as ws:
+            await ws.recv()
+            await ws.send("x" * 1000)
+            assert await ws.recv() == "x" * 1000
+
+
+async def test_options_under_handle() -> None:
+    """Under router.handle, origins and required subprotocols close with 44xx."""
+    router = make_router()
+    async with websockets.serve(router.handle, "127.0.0.1", 0) as server:
+        async with websockets.connect(
+            url_of(server, "/origin"), origin="https://x"
+        ) as ws:
+            await ws.wait_closed()
+            assert ws.protocol.close_rcvd is not None
+            assert ws.protocol.close_rcvd.code == 4403
+        assert await closed_with(url_of(server, "/strict")) == (
+            4400,
+            "missing subprotocol",
+        )
+        async with websockets.connect(url_of(server, "/small")) as ws:
+            await ws.recv()
+            await ws.send("x" * 11)
+            await ws.wait_closed()
+            assert ws.protocol.close_rcvd is not None
+            assert ws.protocol.close_rcvd.code == CloseCode.MESSAGE_TOO_BIG
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_size": -1}, "max_size must be a non-negative int or None: -1"),
+        ({"max_size": "big"}, "max_size must be a non-negative int or None: 'big'"),
+        ({"subprotocols": "chat"}, "subprotocols must be a list of str: 'chat'"),
+        ({"subprotocols": ["", "x"]}, "subprotocols must be a list of str"),
+        ({"require_subprotocol": True}, "require_subprotocol needs subprotocols"),
+        ({"origins": "https://x"}, "origins must be a list of str or None"),
+    ],
+)
+def test_invalid_options(options: dict[str, Any], message: str) -> None:
+    """Bad options fail when the route is registered."""
+    with pytest.raises(InvalidRoute, match=message):
+        Router().route("/x", **options)(negotiated)
+
+
+def test_options_in_routes() -> None:
+    """router.routes shows the options that are set."""
+    router = make_router()
+    options = {route.pattern: route.options for route in router.routes}
+    assert options["/small"] == {"max_size": 10}
+    assert options["/strict"] == {"subprotocols": ["v1"], "require_subprotocol": True}
+    assert options["/plain"] == {}
