@@ -68,6 +68,7 @@ MIN_BACKOFF, MAX_BACKOFF = 0.05, 2.0
 def _import_redis() -> Any:
     try:
         import redis.asyncio
+        import redis.asyncio.retry
         import redis.backoff
         import redis.exceptions
     except ImportError as exc:
