@@ -233,5 +233,5 @@ def test_default_for_captured_parameter() -> None:
 
 def test_unknown_converter() -> None:
     """An unknown converter is rejected at registration."""
-    with pytest.raises(InvalidRoute, match=r"unknown converter in pattern '/d/\{d:date"):
+    with pytest.raises(InvalidRoute, match=r"unknown converter in pattern"):
         Router().route("/d/{d:date}")(handler)
