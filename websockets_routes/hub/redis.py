@@ -479,11 +479,14 @@ def _client(redis: Any, url: str, retries: int, options: dict[str, Any]) -> Redi
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> bool:
+    # Unlike asyncio.wait_for(), asyncio.wait() never swallows a cancellation
+    # that arrives as the event is set, which would keep close() waiting.
+    waiter = asyncio.ensure_future(event.wait())
     try:
-        await asyncio.wait_for(event.wait(), timeout)
-    except asyncio.TimeoutError:
-        return False
-    return True
+        done, _ = await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+    return bool(done)
 
 
 async def _first_of(*coroutines: Any) -> None:
