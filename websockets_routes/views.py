@@ -44,6 +44,10 @@ class FunctionView:
 
     __slots__ = ("handle",)
 
+    # A class attribute, so that looking the hook up raises no AttributeError
+    # on every handshake.
+    process_request = None
+
     def __init__(self, handler: Callable[[Any, RoutedPath], Awaitable[None]]) -> None:
         self.handle = handler
 
