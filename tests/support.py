@@ -45,10 +45,10 @@ async def serving(cm: Any) -> AsyncIterator[Server]:
 
 
 async def http_get(
-    server: Server, path: str, headers: dict[str, str] | None = None
+    server: Server | int, path: str, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    """A plain HTTP GET with the standard library's client, run in a thread."""
-    port = server.sockets[0].getsockname()[1]
+    """A plain HTTP GET to a server (or a port) with the standard library's client."""
+    port = server if isinstance(server, int) else server.sockets[0].getsockname()[1]
 
     def get() -> tuple[int, dict[str, str], bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
