@@ -18,7 +18,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
-from websockets_routes import Protocol, RoutedPath, Router
+from websockets_routes import Converter, Protocol, RoutedPath, Router
 
 from support import closed_with, status_of, url_of
 
@@ -344,3 +344,45 @@ async def test_client_disconnect_is_not_an_error(
             await ws.send("x")  # consumed by recv()
         await asyncio.wait_for(done.wait(), 5)
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def failing_router() -> Router:
+    """A router whose view class and converter raise."""
+
+    class Broken(Converter):
+        regex = "[a-z]+"
+
+        def to_python(self, value: str) -> str:
+            raise RuntimeError("converter bug")
+
+    router = Router(converters={"broken": Broken})
+
+    @router.route("/init")
+    class InitFails:
+        def __init__(self) -> None:
+            raise RuntimeError("init bug")
+
+    router.route("/conv/{x:broken}")(make_router().routes[0].endpoint)
+    router.route("/ok")(make_router().routes[0].endpoint)
+    return router
+
+
+async def test_serve_failing_view_class_or_converter(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A view class or converter that raises gives HTTP 500 and is logged."""
+    caplog.set_level(logging.ERROR, logger="websockets_routes")
+    async with failing_router().serve("127.0.0.1", 0) as server:
+        for path in ["/init", "/conv/abc"]:
+            refusal = await status_of(url_of(server, path))
+            assert refusal.response.status_code == 500
+    messages = [r.getMessage() for r in caplog.records if r.name == "websockets_routes"]
+    assert messages == ["routing failed: /init", "routing failed: /conv/abc"]
+
+
+async def test_handle_failing_view_class(caplog: pytest.LogCaptureFixture) -> None:
+    """Under router.handle, a view class that raises closes with 1011."""
+    caplog.set_level(logging.ERROR, logger="websockets_routes")
+    async with websockets.serve(failing_router().handle, "127.0.0.1", 0) as server:
+        assert await closed_with(url_of(server, "/init")) == (1011, "internal error")
+    assert "routing failed: /init" in caplog.text

@@ -62,6 +62,9 @@ class Protocol(WebSocketServerProtocol):
             dispatch = self.router.resolve(path)
         except InvalidPath as exc:
             return self.bad_request(path, exc)
+        except Exception as exc:  # a converter or a view's __init__
+            logger.error("routing failed: %s", path, exc_info=True)
+            return self.server_error(path, exc)
         if dispatch is None:
             return self.not_found(path)
         self.dispatch = dispatch

@@ -21,7 +21,8 @@ connection is open, and closes it with a code instead:
 * 4000: the path's escapes are not valid UTF-8;
 * 4000 + status (4403, 4404, ...): the view's ``process_request`` returned
   an HTTP response, whose reason phrase is the close reason;
-* 1011: the view's hook or handler raised; the error is logged.
+* 1011: a converter, the view's class, its hook or its handler raised; the
+  error is logged.
 
 """
 
@@ -100,6 +101,9 @@ class Protocol(ServerConnection):
             dispatch = self.router.resolve(request.path)
         except InvalidPath as exc:
             return self.bad_request(request, exc)
+        except Exception as exc:  # a converter or a view's __init__
+            logger.error("routing failed: %s", request.path, exc_info=True)
+            return self.server_error(request, exc)
         if dispatch is None:
             return self.not_found(request)
         self.dispatch = dispatch
@@ -225,6 +229,10 @@ async def _route(
         dispatch = router.resolve(path)
     except InvalidPath:
         await ws.close(BAD_REQUEST, "bad request path")
+        return None
+    except Exception:  # a converter or a view's __init__
+        logger.error("routing failed: %s", path, exc_info=True)
+        await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
         return None
     if dispatch is None:
         await ws.close(NOT_FOUND, "no route for this path")
