@@ -34,7 +34,6 @@ class RoutedPath(str):
     """
 
     params: dict[str, Any]
-    context: dict[str, Any]
     name: str | None
 
     def __new__(
@@ -44,13 +43,22 @@ class RoutedPath(str):
         name: str | None = None,
     ) -> RoutedPath:
         self = str.__new__(cls, path)
-        # Writing __dict__ directly halves the cost of three setattr calls;
+        # Writing __dict__ directly halves the cost of setattr calls;
         # every handshake builds a RoutedPath.
         attributes = self.__dict__
         attributes["params"] = {} if params is None else params
-        attributes["context"] = {}
         attributes["name"] = name
         return self
+
+    @functools.cached_property
+    def context(self) -> dict[str, Any]:
+        """A dict that the view's ``process_request`` and ``handle`` share.
+
+        It is created when first used: an idle connection whose view needs
+        no context does not carry one.
+
+        """
+        return {}
 
     @functools.cached_property
     def query(self) -> Mapping[str, list[str]]:

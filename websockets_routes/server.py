@@ -173,11 +173,11 @@ def _options(
     cls = Protocol if create_connection is None else create_connection
     if not (isinstance(cls, type) and issubclass(cls, Protocol)):
         raise TypeError(f"create_connection must be a subclass of Protocol: {cls!r}")
-
-    def factory(*args: Any, **kwargs: Any) -> Protocol:
-        connection = cls(*args, **kwargs)
-        connection.router = router
-        return connection
+    # A subclass per server carries the router as a class attribute: no
+    # per-connection attribute, and no wrapper call per handshake.
+    routed = type(
+        cls.__name__, (cls,), {"router": router, "__module__": cls.__module__}
+    )
 
     async def process_request(
         connection: ServerConnection, request: Request
@@ -190,7 +190,7 @@ def _options(
                 return response
         return await cast(Protocol, connection).route_request(request)
 
-    return {"process_request": process_request, "create_connection": factory}
+    return {"process_request": process_request, "create_connection": routed}
 
 
 async def handle(router: Router, ws: Any, path: str | None = None) -> None:
@@ -201,7 +201,9 @@ async def handle(router: Router, ws: Any, path: str | None = None) -> None:
         if dispatch is None:
             return
     try:
-        await dispatch.handle(ws)
+        handler = dispatch.handle(ws)
+        if handler is not None:
+            await handler
     except ConnectionClosed:
         logger.debug("connection closed in handler: %s", dispatch.path)
     except Exception:

@@ -1,0 +1,130 @@
+"""Echo throughput on an established connection: routing must cost nothing here.
+
+Two servers, each in its own process, echo every message: a bare
+``websockets.serve`` and ``router.serve()`` with 1,000 routes, both without
+compression. In each round, a raw-socket client in this process connects to
+the last route, ``/r999/abc``, then sends 32-byte text messages in batches of
+100 masked frames, two batches in flight, and counts the echoes, up to 20,000
+messages or 3 seconds.
+
+The subjects take turns, in a rotating order, for many rounds; the table
+gives each subject's median rate, and the server's median CPU time per
+message. Ratios are to the bare server, taken in each round, and their
+median is shown: ``msg/s / bare`` for the rate, ``bare / µs`` for the CPU
+time; higher is better for both.
+
+Run it alone with ``python benchmarks/messages.py [--quick]``.
+
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from contextlib import ExitStack
+
+from common import Row, machine, print_table
+from loadgen import LABELS, ServerProcess, echo, last_path
+
+__all__ = ["main"]
+
+ROUTES = 1000
+SUBJECTS = ("bare", "ours")
+SIZE = 32
+WINDOW = 100
+CASE = f"echo, {SIZE}-byte text messages"
+
+
+def _measure(server: ServerProcess, *, count: int, limit: float) -> tuple[float, float]:
+    """One echo run: messages per second, and server CPU µs per message."""
+    before = server.stats()["cpu"]
+    result = echo(
+        server.port,
+        last_path(ROUTES),
+        count=count,
+        size=SIZE,
+        window=WINDOW,
+        limit=limit,
+    )
+    after = server.stats()["cpu"]
+    if not result["messages"]:
+        raise RuntimeError(f"no echo from {server.subject}: {result}")
+    # The server's CPU time includes the opening and closing handshakes: a
+    # few hundred µs, a few hundredths of a µs per message.
+    return result["rate"], (after - before) / result["messages"] * 1e6
+
+
+def main(quick: bool = False) -> list[Row]:
+    """Measure echo throughput and server CPU time per message.
+
+    Args:
+        quick: Run one short round only, to prove that the script works.
+
+    Returns:
+        One row per subject for the rate, then one per subject for the CPU.
+
+    """
+    rounds, count, limit = (1, 2_000, 2.0) if quick else (31, 10_000, 3.0)
+    rates: dict[str, list[float]] = {subject: [] for subject in SUBJECTS}
+    cpus: dict[str, list[float]] = {subject: [] for subject in SUBJECTS}
+    with ExitStack() as stack:
+        servers = {
+            subject: stack.enter_context(ServerProcess(subject, "echo", routes=ROUTES))
+            for subject in SUBJECTS
+        }
+        for subject in SUBJECTS:  # warm up, and check that each one answers
+            _measure(servers[subject], count=1_000, limit=limit)
+        for round_ in range(rounds):
+            order = SUBJECTS if round_ % 2 == 0 else SUBJECTS[::-1]
+            for subject in order:
+                rate, cpu = _measure(servers[subject], count=count, limit=limit)
+                rates[subject].append(rate)
+                cpus[subject].append(cpu)
+                print(
+                    f"messages: round {round_ + 1}/{rounds} {subject}: "
+                    f"{rate:,.0f} msg/s, {cpu:.1f} µs CPU",
+                    file=sys.stderr,
+                )
+    return _rows(rates, cpus, f"{rounds} rounds x {count:,} messages")
+
+
+def _ratio(values: dict[str, list[float]], subject: str) -> float:
+    """The median over rounds of a subject's value divided by bare's."""
+    pairs = zip(values[subject], values["bare"], strict=True)
+    return statistics.median(value / bare for value, bare in pairs)
+
+
+def _rows(
+    rates: dict[str, list[float]], cpus: dict[str, list[float]], how: str
+) -> list[Row]:
+    """Median rate and CPU time per subject, with their ratios to bare."""
+    rows = [
+        Row(
+            "messages",
+            CASE,
+            LABELS[subject],
+            statistics.median(rates[subject]),
+            "msg/s",
+            _ratio(rates, subject),
+            f"ratio = msg/s / bare, per round; medians of {how}",
+        )
+        for subject in SUBJECTS
+    ]
+    rows += [
+        Row(
+            "messages",
+            f"{CASE}, server CPU",
+            LABELS[subject],
+            statistics.median(cpus[subject]),
+            "µs/msg",
+            1 / _ratio(cpus, subject),
+            f"ratio = bare / µs, per round; medians of {how}",
+        )
+        for subject in SUBJECTS
+    ]
+    return rows
+
+
+if __name__ == "__main__":
+    print(machine())
+    print_table(main(quick="--quick" in sys.argv[1:]))
