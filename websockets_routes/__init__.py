@@ -22,6 +22,7 @@ from .exceptions import (
     InvalidRoute,
     RoutingError,
 )
+from .hub import Hub, HubUnavailable
 from .path import RoutedPath
 from .router import Dispatch, Router
 from .server import BAD_REQUEST, NOT_FOUND, Protocol
@@ -36,6 +37,8 @@ __all__ = [
     "Converter",
     "Dispatch",
     "DuplicateRouteName",
+    "Hub",
+    "HubUnavailable",
     "InvalidPath",
     "InvalidRoute",
     "Protocol",

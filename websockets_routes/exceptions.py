@@ -8,6 +8,9 @@ The family, all subclasses of :exc:`RoutingError`:
 * :exc:`InvalidPath`: a request path cannot be decoded (its percent-escapes
   are not valid UTF-8); servers answer it with HTTP 400 or close code 4000.
 * :exc:`BuildError`: :meth:`Router.url_for` cannot build a path.
+* :exc:`~websockets_routes.hub.HubUnavailable` and
+  :exc:`~websockets_routes.hub.InvalidEnvelope`, in :mod:`websockets_routes.hub`:
+  the hub cannot reach Redis, or read a message that is not its own.
 
 """
 

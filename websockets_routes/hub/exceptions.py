@@ -9,13 +9,15 @@
 
 from __future__ import annotations
 
+from ..exceptions import RoutingError
+
 __all__ = [
     "HubUnavailable",
     "InvalidEnvelope",
 ]
 
 
-class HubUnavailable(Exception):
+class HubUnavailable(RoutingError, ConnectionError):
     """The hub cannot reach its message broker.
 
     :meth:`~websockets_routes.hub.Hub.publish` raises it instead of dropping a
@@ -25,5 +27,5 @@ class HubUnavailable(Exception):
     """
 
 
-class InvalidEnvelope(ValueError):
+class InvalidEnvelope(RoutingError, ValueError):
     """A message read from the broker isn't a valid envelope."""

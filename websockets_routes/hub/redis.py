@@ -141,9 +141,11 @@ class RedisHub(Hub):
         self._close_errors = (*self._errors, asyncio.TimeoutError)
         options = {"socket_connect_timeout": 5.0, **options}
         self._client: Redis = _client(redis, url, 1, {"socket_timeout": 5.0, **options})
-        # The subscriber neither retries nor times out reads: the hub
-        # resubscribes by itself and pings to detect a dead connection.
-        self._subscriber: Redis = _client(redis, url, 0, options)
+        # The subscriber doesn't retry: the hub resubscribes by itself. It
+        # pings every heartbeat, so a read that waits for 3 heartbeats means
+        # that Redis hangs.
+        subscriber_options = {"socket_timeout": 3 * heartbeat, **options}
+        self._subscriber: Redis = _client(redis, url, 0, subscriber_options)
         self._count_script = self._client.register_script(COUNT_SCRIPT)
         self._broadcast_channel = f"{namespace}:broadcast"
         self._tasks: list[asyncio.Task[None]] = []
@@ -200,9 +202,9 @@ class RedisHub(Hub):
     async def close(self) -> None:
         """Unsubscribe, remove this process's counts and close connections."""
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        error = await _cancel(tasks)
+        if error is not None:  # pragma: no cover
+            logger.error("hub task failed", exc_info=error)
         if tasks:
             await self._forget_counts()
         await super().close()
@@ -489,18 +491,28 @@ async def _wait(event: asyncio.Event, timeout: float) -> bool:
     return bool(done)
 
 
+async def _cancel(tasks: Iterable[asyncio.Future[None]]) -> BaseException | None:
+    # redis-py may swallow a cancellation (pipeline.execute() does in 8.x),
+    # leaving the task running: cancel again until every task ends.
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+    errors = [task.exception() for task in tasks if not task.cancelled()]
+    return next((error for error in errors if error is not None), None)
+
+
 async def _first_of(*coroutines: Any) -> None:
     # Run coroutines until one of them raises, then cancel the others; what
     # asyncio.TaskGroup does on Python >= 3.11.
     tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for task in done:
-        task.result()
+        error = await _cancel(tasks)
+    if error is not None:
+        raise error
 
 
 async def _close_quietly(pubsub: PubSub, errors: tuple[type[Exception], ...]) -> None:

@@ -89,9 +89,7 @@ class Registry(Generic[C]):
         if user is None or user == entry.user:
             return
         if entry.user is not None:
-            raise ValueError(
-                f"connection is already registered as user: {entry.user!r}"
-            )
+            raise ValueError(f"connection joined as another user: {entry.user!r}")
         entry.user = user
         self.users.setdefault(user, set()).add(connection)
 

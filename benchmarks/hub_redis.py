@@ -1,0 +1,139 @@
+"""Cross-process throughput and latency of the Redis hub, on loopback.
+
+Usage: ``python benchmarks/hub_redis.py [--quick] [--url redis://...]``.
+
+Without ``--url``, the script starts a redis-server on a free port. A
+subprocess serves WebSocket connections with a RedisHub; this process
+publishes with another RedisHub to a group that a client, connected to the
+subprocess, joined. Every message thus crosses Redis, a process boundary and
+a WebSocket connection.
+
+* latency: one message at a time, from ``publish()`` to the client; p50, p99;
+* throughput: messages published back to back, until the client received the
+  last one.
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, serve
+
+from websockets_routes.hub import Hub
+
+__all__ = ["main"]
+
+
+async def server(url: str, namespace: str) -> None:
+    """Serve clients that join the group "bench"; print the port."""
+    async with Hub.from_url(url, namespace=namespace) as hub:
+
+        async def handler(websocket: ServerConnection) -> None:
+            async with hub.join(websocket, "bench"):
+                await websocket.send("joined")
+                await websocket.wait_closed()
+
+        async with serve(handler, "127.0.0.1", 0) as ws_server:
+            print(ws_server.sockets[0].getsockname()[1], flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+async def latency(hub: Hub, client: ClientConnection, count: int) -> list[float]:
+    """Time messages one at a time, from publish() to the client."""
+    times = []
+    for i in range(count):
+        start = time.perf_counter()
+        await hub.publish("bench", f"{i}")
+        await client.recv()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def throughput(hub: Hub, client: ClientConnection, count: int) -> float:
+    """Publish messages back to back; return messages per second."""
+
+    async def publish() -> None:
+        for i in range(count):
+            await hub.publish("bench", f"{i}")
+
+    start = time.perf_counter()
+    publisher = asyncio.create_task(publish())
+    for i in range(count):
+        assert await client.recv() == f"{i}", "lost or reordered message"
+    await publisher
+    return count / (time.perf_counter() - start)
+
+
+async def main(url: str, quick: bool) -> None:
+    """Print latency and throughput."""
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", url, namespace],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        async with Hub.from_url(url, namespace=namespace) as hub:
+            async with connect(f"ws://127.0.0.1:{port}/") as client:
+                assert await client.recv() == "joined"
+                await latency(hub, client, 100)  # warm up
+                times = await latency(hub, client, 500 if quick else 5_000)
+                rate = await throughput(hub, client, 2_000 if quick else 20_000)
+        p50, p99 = (statistics.quantiles(times, n=100)[i] for i in (49, 98))
+        print("messages/s  p50 latency  p99 latency")
+        print(f"{rate:>10,.0f}  {p50 * 1e3:>8.3f} ms  {p99 * 1e3:>8.3f} ms")
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait()
+
+
+def run_with_redis(quick: bool) -> None:
+    """Start a redis-server on a free port for the duration of the benchmark."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        sys.exit("redis-server isn't installed; pass --url")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [executable, "--port", str(port), "--bind", "127.0.0.1"]
+    redis = subprocess.Popen(
+        [*command, "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(500):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.01)
+        asyncio.run(main(f"redis://127.0.0.1:{port}/0", quick))
+    finally:
+        redis.kill()
+        redis.wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="run in a few seconds")
+    parser.add_argument("--url", help="Redis URL; default: start a redis-server")
+    parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(server(*args.serve))
+    elif args.url:
+        asyncio.run(main(args.url, args.quick))
+    else:
+        run_with_redis(args.quick)
