@@ -20,12 +20,11 @@ Run it alone with ``python benchmarks/handshake.py [--quick]``.
 
 from __future__ import annotations
 
-import statistics
 import sys
 from contextlib import ExitStack
 
 from common import Row, machine, print_table
-from loadgen import LABELS, ServerProcess, last_path, run_load
+from loadgen import ServerProcess, last_path, rate_rows, run_load
 
 __all__ = ["main"]
 
@@ -89,45 +88,14 @@ def main(quick: bool = False) -> list[Row]:
     return _rows(rates, cpus, rounds, duration)
 
 
-def _ratios(values: dict[str, list[float]], subject: str) -> float:
-    """The median over rounds of a subject's value divided by bare's."""
-    pairs = zip(values[subject], values["bare"], strict=True)
-    return statistics.median(value / bare for value, bare in pairs)
-
-
 def _rows(
     rates: dict[str, list[float]],
     cpus: dict[str, list[float]],
     rounds: int,
     duration: float,
 ) -> list[Row]:
-    """Median rate and CPU time per subject, with their ratios to bare."""
     how = f"{rounds} rounds x {duration:g} s"
-    rows = [
-        Row(
-            "handshake",
-            CASE,
-            LABELS[subject],
-            statistics.median(rates[subject]),
-            "conn/s",
-            _ratios(rates, subject),
-            f"ratio = conn/s / bare, per round; medians of {how}",
-        )
-        for subject in SUBJECTS
-    ]
-    rows += [
-        Row(
-            "handshake",
-            f"{CASE}, server CPU",
-            LABELS[subject],
-            statistics.median(cpus[subject]),
-            "µs/conn",
-            1 / _ratios(cpus, subject),
-            f"ratio = bare / µs, per round; medians of {how}",
-        )
-        for subject in SUBJECTS
-    ]
-    return rows
+    return rate_rows("handshake", CASE, "conn", SUBJECTS, rates, cpus, how)
 
 
 if __name__ == "__main__":

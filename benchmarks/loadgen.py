@@ -35,14 +35,17 @@ import resource
 import select
 import selectors
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from common import Row
 
 __all__ = [
     "HANDLERS",
@@ -53,7 +56,9 @@ __all__ = [
     "generate",
     "last_path",
     "open_connections",
+    "paired_ratio",
     "raise_open_files",
+    "rate_rows",
     "run_load",
 ]
 
@@ -82,6 +87,52 @@ def raise_open_files(needed: int) -> None:
     if soft != resource.RLIM_INFINITY and soft < needed:
         target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def paired_ratio(values: dict[str, list[float]], subject: str) -> float:
+    """The median over rounds of a subject's value divided by bare's."""
+    pairs = zip(values[subject], values["bare"], strict=True)
+    return statistics.median(value / bare for value, bare in pairs)
+
+
+def rate_rows(
+    benchmark: str,
+    case: str,
+    unit: str,
+    subjects: Sequence[str],
+    rates: dict[str, list[float]],
+    cpus: dict[str, list[float]],
+    how: str,
+) -> list[Row]:
+    """Median rate and server CPU per subject, with their per-round ratios to bare.
+
+    ``unit`` is what is counted: ``conn`` or ``msg``.
+    """
+    rows = [
+        Row(
+            benchmark,
+            case,
+            LABELS[subject],
+            statistics.median(rates[subject]),
+            f"{unit}/s",
+            paired_ratio(rates, subject),
+            f"ratio = {unit}/s / bare, per round; medians of {how}",
+        )
+        for subject in subjects
+    ]
+    rows += [
+        Row(
+            benchmark,
+            f"{case}, server CPU",
+            LABELS[subject],
+            statistics.median(cpus[subject]),
+            f"µs/{unit}",
+            1 / paired_ratio(cpus, subject),
+            f"ratio = bare / µs, per round; medians of {how}",
+        )
+        for subject in subjects
+    ]
+    return rows
 
 
 # Server side: runs in the server process.

@@ -19,12 +19,11 @@ Run it alone with ``python benchmarks/messages.py [--quick]``.
 
 from __future__ import annotations
 
-import statistics
 import sys
 from contextlib import ExitStack
 
 from common import Row, machine, print_table
-from loadgen import LABELS, ServerProcess, echo, last_path
+from loadgen import ServerProcess, echo, last_path, rate_rows
 
 __all__ = ["main"]
 
@@ -88,41 +87,10 @@ def main(quick: bool = False) -> list[Row]:
     return _rows(rates, cpus, f"{rounds} rounds x {count:,} messages")
 
 
-def _ratio(values: dict[str, list[float]], subject: str) -> float:
-    """The median over rounds of a subject's value divided by bare's."""
-    pairs = zip(values[subject], values["bare"], strict=True)
-    return statistics.median(value / bare for value, bare in pairs)
-
-
 def _rows(
     rates: dict[str, list[float]], cpus: dict[str, list[float]], how: str
 ) -> list[Row]:
-    """Median rate and CPU time per subject, with their ratios to bare."""
-    rows = [
-        Row(
-            "messages",
-            CASE,
-            LABELS[subject],
-            statistics.median(rates[subject]),
-            "msg/s",
-            _ratio(rates, subject),
-            f"ratio = msg/s / bare, per round; medians of {how}",
-        )
-        for subject in SUBJECTS
-    ]
-    rows += [
-        Row(
-            "messages",
-            f"{CASE}, server CPU",
-            LABELS[subject],
-            statistics.median(cpus[subject]),
-            "µs/msg",
-            1 / _ratio(cpus, subject),
-            f"ratio = bare / µs, per round; medians of {how}",
-        )
-        for subject in SUBJECTS
-    ]
-    return rows
+    return rate_rows("messages", CASE, "msg", SUBJECTS, rates, cpus, how)
 
 
 if __name__ == "__main__":
