@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 
+from common import Row, machine, print_table
 from websockets.asyncio.client import connect
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import ServerConnection, broadcast, serve
@@ -92,8 +93,8 @@ async def measure(hub: Hub, count: int, rounds: int, port: int) -> tuple[float, 
         process.wait()
 
 
-async def main(quick: bool) -> None:
-    """Print a table of fan-out times."""
+async def run(quick: bool) -> list[Row]:
+    """Fan-out times, as rows: ratio = time / broadcast()'s."""
     sizes, rounds = ([1_000], 5) if quick else ([1_000, 10_000], 20)
     hub = Hub()
 
@@ -101,18 +102,37 @@ async def main(quick: bool) -> None:
         async with hub.join(websocket, "bench"):
             await websocket.wait_closed()
 
-    print("connections  broadcast()  hub.publish()  ratio  (max_buffer=None)  ratio")
+    rows = []
     async with serve(handler, "127.0.0.1", 0, compression=None, backlog=4096) as server:
         port = server.sockets[0].getsockname()[1]
         for count in sizes:
-            bare, hub_time, unlimited = await measure(hub, count, rounds, port)
+            bare, limited, unlimited = await measure(hub, count, rounds, port)
             while hub.members("bench"):
                 await asyncio.sleep(0.05)
-            print(
-                f"{count:>11,}  {bare * 1e3:>8.2f} ms  {hub_time * 1e3:>10.2f} ms"
-                f"  {hub_time / bare:>5.2f}  {unlimited * 1e3:>13.2f} ms"
-                f"  {unlimited / bare:>5.2f}"
-            )
+            case = f"{count:,} connections, 64 bytes"
+            note = f"ratio = time / broadcast(); median of {rounds} rounds"
+            for subject, value in [
+                ("websockets broadcast() (bare)", bare),
+                ("hub.publish()", limited),
+                ("hub.publish(), max_buffer=None", unlimited),
+            ]:
+                rows.append(
+                    Row(
+                        "hub fan-out",
+                        case,
+                        subject,
+                        value * 1e3,
+                        "ms",
+                        value / bare,
+                        note,
+                    )
+                )
+    return rows
+
+
+def main(quick: bool = False) -> list[Row]:
+    """Fan-out rows, for benchmarks/run.py."""
+    return asyncio.run(run(quick))
 
 
 if __name__ == "__main__":
@@ -123,4 +143,5 @@ if __name__ == "__main__":
     if args.clients:
         asyncio.run(clients(*args.clients))
     else:
-        asyncio.run(main(args.quick))
+        print(machine())
+        print_table(main(args.quick))

@@ -26,6 +26,7 @@ import sys
 import time
 import uuid
 
+from common import Row, machine, print_table
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -74,8 +75,8 @@ async def throughput(hub: Hub, client: ClientConnection, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-async def main(url: str, quick: bool) -> None:
-    """Print latency and throughput."""
+async def run(url: str, quick: bool) -> list[Row]:
+    """Latency and throughput, as rows."""
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     process = subprocess.Popen(
         [sys.executable, __file__, "--serve", url, namespace],
@@ -93,19 +94,25 @@ async def main(url: str, quick: bool) -> None:
                 times = await latency(hub, client, 500 if quick else 5_000)
                 rate = await throughput(hub, client, 2_000 if quick else 20_000)
         p50, p99 = (statistics.quantiles(times, n=100)[i] for i in (49, 98))
-        print("messages/s  p50 latency  p99 latency")
-        print(f"{rate:>10,.0f}  {p50 * 1e3:>8.3f} ms  {p99 * 1e3:>8.3f} ms")
+        case = "across processes, loopback"
+        subject = "RedisHub.publish()"
+        return [
+            Row("hub redis", case + ", throughput", subject, rate, "msg/s"),
+            Row("hub redis", case + ", latency p50", subject, p50 * 1e3, "ms"),
+            Row("hub redis", case + ", latency p99", subject, p99 * 1e3, "ms"),
+        ]
     finally:
         assert process.stdin is not None
         process.stdin.close()
         process.wait()
 
 
-def run_with_redis(quick: bool) -> None:
+def main(quick: bool = False) -> list[Row]:
     """Start a redis-server on a free port for the duration of the benchmark."""
     executable = shutil.which("redis-server")
     if executable is None:
-        sys.exit("redis-server isn't installed; pass --url")
+        print("hub_redis: redis-server isn't installed; skipped", file=sys.stderr)
+        return []
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -119,7 +126,7 @@ def run_with_redis(quick: bool) -> None:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.01)
-        asyncio.run(main(f"redis://127.0.0.1:{port}/0", quick))
+        return asyncio.run(run(f"redis://127.0.0.1:{port}/0", quick))
     finally:
         redis.kill()
         redis.wait()
@@ -133,7 +140,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.serve:
         asyncio.run(server(*args.serve))
-    elif args.url:
-        asyncio.run(main(args.url, args.quick))
     else:
-        run_with_redis(args.quick)
+        rows = asyncio.run(run(args.url, args.quick)) if args.url else main(args.quick)
+        print(machine())
+        print_table(rows)

@@ -169,7 +169,7 @@ async def test_join_unregisters_on_error(hub: Hub) -> None:
     async with hub_server(hub) as server, member(server, "a") as client:
         await client.send("raise")
         await client.wait_closed()
-        assert client.close_code == 1011
+        assert client.protocol.close_code == 1011
         await eventually(lambda: not hub.members("a"))
 
 
@@ -265,7 +265,7 @@ async def test_slow_client_is_closed(hub: Hub) -> None:
             with pytest.raises(ConnectionClosed):
                 async for _ in slow:
                     slow_received += 1
-            assert slow.close_code == 1013
+            assert slow.protocol.close_code == 1013
             assert slow_received < count
             assert len(fast_received) == count
             reader.cancel()

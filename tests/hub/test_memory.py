@@ -47,7 +47,7 @@ async def test_slow_client_is_aborted() -> None:
                 await hub.publish("a", os.urandom(16 * 1024))
                 await asyncio.sleep(0)
             await asyncio.wait_for(connection.wait_closed(), 2)
-            assert connection.close_code == 1006
+            assert connection.protocol.close_code == 1006
 
 
 def test_rejects_negative_max_buffer() -> None:
