@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import statistics
 import sys
 from collections.abc import Callable
 
@@ -120,29 +121,35 @@ def _starlette(n: int) -> dict[str, Callable[[str], object]]:
 
 
 def measure(n: int, quick: bool) -> list[Row]:
-    """Rows for n routes: every subject on every case; ratio = time / ours."""
+    """Rows for n routes: every subject on every case.
+
+    The subjects take turns, round after round, and each ratio is the median
+    of the per-round ratios ``time / ours``: the machine's drift hits both
+    sides of a ratio alike.
+    """
     rows = []
-    number, repeat = (1_000, 3) if quick else (20_000, 9)
+    number, rounds = (1_000, 3) if quick else (10_000, 15)
     lookups = subjects(n)
     for case, path in cases(n).items():
-        times = {}
-        for subject, lookup in lookups.items():
-            slow = "Mapper" in subject or "starlette" in subject
-            count = max(number // 50, 20) if slow else number
-            times[subject] = median_ns(
-                functools.partial(lookup, path), number=count, repeat=repeat
-            )
+        times: dict[str, list[float]] = {subject: [] for subject in lookups}
+        for _ in range(rounds):
+            for subject, lookup in lookups.items():
+                slow = "Mapper" in subject or "starlette" in subject
+                count = max(number // 50, 20) if slow else number
+                call = functools.partial(lookup, path)
+                times[subject].append(median_ns(call, number=count, repeat=1))
         ours = times["ours: RouteTable.match"]
-        for subject, value in times.items():
+        for subject, values in times.items():
+            ratio = statistics.median(v / o for v, o in zip(values, ours, strict=True))
             rows.append(
                 Row(
                     "match",
                     f"{n:,} routes, {case}",
                     subject,
-                    value / 1000,
+                    statistics.median(values) / 1000,
                     "µs",
-                    value / ours,
-                    "time / ours",
+                    ratio,
+                    "time / ours, median of per-round ratios",
                 )
             )
     return rows

@@ -181,3 +181,28 @@ def test_unknown_kind() -> None:
 def test_parse_pattern_escapes() -> None:
     """Escaped braces stay static text."""
     assert parse_pattern(r"/a\{b\}", {}) == (r"/a\{b\}", {}, {})
+
+
+def test_routes_tried_before_a_segment_route() -> None:
+    """A /head/{name} route defers to routes that Routes tries before it."""
+    table = table_of(r"/a/{x:\d+}", "/a/{y}", "/a/b{z}")
+    assert matched(table, "/a/12") == (r"/a/{x:\d+}", {"x": "12"})
+    assert matched(table, "/a/bc") == ("/a/b{z}", {"z": "c"})
+    assert matched(table, "/a/c") == ("/a/{y}", {"y": "c"})
+
+
+def test_routes_tried_before_a_deep_segment_route() -> None:
+    """A /head/.../{name} route defers to routes that Routes tries before it."""
+    table = table_of(r"/a/b/{x:\d+}", "/a/b/{y}", "/a/b/c{z}", "/a/{p}/{q}")
+    assert matched(table, "/a/b/12") == (r"/a/b/{x:\d+}", {"x": "12"})
+    assert matched(table, "/a/b/cd") == ("/a/b/c{z}", {"z": "d"})
+    assert matched(table, "/a/b/e") == ("/a/b/{y}", {"y": "e"})
+    assert matched(table, "/a/c/e") == ("/a/{p}/{q}", {"p": "c", "q": "e"})
+
+
+def test_segment_route_after_matching() -> None:
+    """A route added later that Routes tries first takes over."""
+    table = table_of("/a/{y}")
+    assert matched(table, "/a/bc") == ("/a/{y}", {"y": "bc"})
+    table.add(Route("/a/b{z}", name="later"))
+    assert matched(table, "/a/bc") == ("later", {"z": "c"})

@@ -12,7 +12,13 @@ over an earlier ``/a/{x}``. :class:`RouteTable` returns exactly what a
 * parametrised routes are bucketed by their first path segment, kept in
   Routes' order, so a lookup tries Routes' regex on a few candidates only;
 * routes whose static prefix ends inside the first segment (``/{x}``,
-  ``/v{version}``) are candidates for every path.
+  ``/v{version}``) are candidates for every path;
+* a route of the form ``/prefix/{name}`` that is the first candidate for
+  its paths is found by the text before the path's last slash, with no regex.
+
+The index is updated as routes are added, so routes added after matching
+started are matched; ``tests/test_table_property.py`` checks every result
+against :class:`routes.Mapper`.
 
 Matching works on the raw request path, so ``%2F`` inside a segment stays in
 that segment; parameters are percent-decoded as UTF-8 after matching.
@@ -222,8 +228,8 @@ class RouteTable:
             static = self._static.get(path[:-1])
         if static is not None and static.unshadowed:
             return static, dict(static.defaults)
+        before, _, value = path.rpartition("/")
         if static is None:
-            before, _, value = path.rpartition("/")
             route = self._tails.get(before)
             # "$" also matches before a final newline: leave that to the regex.
             if route is not None and route.first and value and "\n" not in value:
@@ -231,8 +237,12 @@ class RouteTable:
                     value = _unquote(value)
                 # A route in _tails has a tail: no cast() on this hot path.
                 return route, {route.tail: value}  # type: ignore[dict-item]
-        # path[:0] is "", which no head is: then only _anywhere is tried.
-        candidates = self._heads.get(path[: path.find("/", 1) + 1], self._anywhere)
+        # Heads are first segments without their slash: for a path of one or
+        # two segments, that is what comes before its last slash ("" is no
+        # head: then only _anywhere is tried).
+        if before.count("/") > 1:
+            before = path[: path.find("/", 1)]
+        candidates = self._heads.get(before, self._anywhere)
         for route in candidates:
             if static is not None and route.rank > static.rank:
                 break
@@ -341,9 +351,9 @@ def _compile(
 
 
 def _head(prefix: str) -> str | None:
-    """The first segment of a static prefix, if the prefix covers it whole."""
+    """The first segment of a static prefix, if the prefix covers it and its slash."""
     slash = prefix.find("/", 1)
-    return prefix[: slash + 1] if slash > 0 else None
+    return prefix[:slash] if slash > 0 else None
 
 
 def _insert(candidates: list[Route], route: Route, head: str | None) -> None:
@@ -364,8 +374,9 @@ def _insert(candidates: list[Route], route: Route, head: str | None) -> None:
 
 
 def _path_head(path: str) -> str:
-    """The first segment of a path with its slash, or "" if there is no slash."""
-    return path[: path.find("/", 1) + 1]
+    """The first segment of a path, as match() finds it; "" for a lone segment."""
+    slash = path.find("/", 1)
+    return path[:slash] if slash > 0 else ""
 
 
 def _rank(route: Route) -> int:
