@@ -134,3 +134,21 @@ def test_import_does_not_import_legacy() -> None:
         "assert 'websockets.legacy' not in sys.modules, 'legacy imported'"
     )
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)
+
+
+async def test_legacy_route_options_after_handshake() -> None:
+    """On the legacy server, a forbidden origin closes with 4403 after the handshake."""
+    router = make_router()
+
+    @router.route("/guarded", origins=["https://good.example"])
+    async def guarded(ws: Any, path: RoutedPath) -> None:
+        await ws.send(path)
+
+    async with legacy_serve(router) as server:
+        url = url_of(server, "/guarded")
+        async with connect(url, origin="https://evil.example") as ws:
+            await ws.wait_closed()
+            assert ws.protocol.close_rcvd is not None
+            assert ws.protocol.close_rcvd.code == 4403
+        async with connect(url, origin="https://good.example") as ws:
+            assert await ws.recv() == "/guarded"

@@ -143,3 +143,32 @@ def test_options_in_routes() -> None:
     assert options["/small"] == {"max_size": 10}
     assert options["/strict"] == {"subprotocols": ["v1"], "require_subprotocol": True}
     assert options["/plain"] == {}
+
+
+async def test_included_routes_keep_options_and_hooks() -> None:
+    """Options, hooks and converters of included routes work under the prefix."""
+    api = Router()
+
+    @api.route("/small/{n:int}", max_size=10, subprotocols=["v1"])
+    class Small:
+        async def process_request(self, path: RoutedPath, headers: Any) -> Any:
+            if path.params["n"] == 0:
+                return (403, [], b"zero\n")
+            return None
+
+        async def handle(self, ws: Any, path: RoutedPath) -> None:
+            await negotiated(ws, path)
+
+    router = Router()
+    router.include(api, prefix="/api")
+    async with router.serve("127.0.0.1", 0) as server:
+        refusal = await status_of(url_of(server, "/api/small/0"))
+        assert refusal.response.status_code == 403
+        async with websockets.connect(
+            url_of(server, "/api/small/1"), subprotocols=["v1"]
+        ) as ws:
+            assert await ws.recv() == "v1"
+            await ws.send("x" * 11)
+            await ws.wait_closed()
+            assert ws.protocol.close_rcvd is not None
+            assert ws.protocol.close_rcvd.code == CloseCode.MESSAGE_TOO_BIG
