@@ -21,22 +21,15 @@ Run it alone with ``python benchmarks/handshake.py [--quick]``.
 from __future__ import annotations
 
 import sys
-from contextlib import ExitStack
 
 from common import Row, machine, print_table
-from loadgen import ServerProcess, last_path, rate_rows, run_load
+from loadgen import ServerProcess, last_path, rate_rows, run_load, take_turns
 
 __all__ = ["main"]
 
 ROUTES = 1000
 SUBJECTS = ("bare", "ours", "route")
 CASE = "1,000 routes, last route"
-
-
-def _rotate(round_: int) -> list[str]:
-    """The subjects in the order of one round: each goes first in turn."""
-    shift = round_ % len(SUBJECTS)
-    return [*SUBJECTS[shift:], *SUBJECTS[:shift]]
 
 
 def _measure(
@@ -64,27 +57,20 @@ def main(quick: bool = False) -> list[Row]:
 
     """
     rounds, duration, concurrency = (1, 0.5, 8) if quick else (15, 1.5, 8)
-    rates: dict[str, list[float]] = {subject: [] for subject in SUBJECTS}
-    cpus: dict[str, list[float]] = {subject: [] for subject in SUBJECTS}
-    with ExitStack() as stack:
-        servers = {
-            subject: stack.enter_context(ServerProcess(subject, "close", routes=ROUTES))
-            for subject in SUBJECTS
-        }
-        for subject in SUBJECTS:  # warm up, and check that each one answers
-            _measure(servers[subject], duration=0.2, concurrency=concurrency)
-        for round_ in range(rounds):
-            for subject in _rotate(round_):
-                rate, cpu = _measure(
-                    servers[subject], duration=duration, concurrency=concurrency
-                )
-                rates[subject].append(rate)
-                cpus[subject].append(cpu)
-                print(
-                    f"handshake: round {round_ + 1}/{rounds} {subject}: "
-                    f"{rate:,.0f} conn/s, {cpu:,.0f} µs CPU",
-                    file=sys.stderr,
-                )
+
+    def measure(server: ServerProcess, warm_up: bool) -> tuple[float, float]:
+        seconds = 0.2 if warm_up else duration
+        return _measure(server, duration=seconds, concurrency=concurrency)
+
+    rates, cpus = take_turns(
+        "handshake",
+        SUBJECTS,
+        "close",
+        measure,
+        rounds=rounds,
+        routes=ROUTES,
+        unit="conn",
+    )
     return _rows(rates, cpus, rounds, duration)
 
 

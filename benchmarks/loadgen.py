@@ -41,6 +41,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Coroutine, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -60,6 +61,7 @@ __all__ = [
     "raise_open_files",
     "rate_rows",
     "run_load",
+    "take_turns",
 ]
 
 #: How each subject appears in the tables.
@@ -87,6 +89,49 @@ def raise_open_files(needed: int) -> None:
     if soft != resource.RLIM_INFINITY and soft < needed:
         target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def take_turns(
+    name: str,
+    subjects: Sequence[str],
+    handler: str,
+    measure: Callable[[ServerProcess, bool], tuple[float, float]],
+    *,
+    rounds: int,
+    routes: int,
+    unit: str,
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Measure each subject's server in turn, round after round.
+
+    Each subject goes first in turn, so that drift hits them alike.
+    ``measure(server, warm_up)`` returns a rate and server CPU µs per unit;
+    it is called once per subject with ``warm_up=True`` first.
+
+    Returns:
+        The rates and the CPU times, per subject, one value per round.
+
+    """
+    rates: dict[str, list[float]] = {subject: [] for subject in subjects}
+    cpus: dict[str, list[float]] = {subject: [] for subject in subjects}
+    with ExitStack() as stack:
+        servers = {
+            subject: stack.enter_context(ServerProcess(subject, handler, routes=routes))
+            for subject in subjects
+        }
+        for subject in subjects:  # warm up, and check that each one answers
+            measure(servers[subject], True)
+        for round_ in range(rounds):
+            shift = round_ % len(subjects)
+            for subject in [*subjects[shift:], *subjects[:shift]]:
+                rate, cpu = measure(servers[subject], False)
+                rates[subject].append(rate)
+                cpus[subject].append(cpu)
+                print(
+                    f"{name}: round {round_ + 1}/{rounds} {subject}: "
+                    f"{rate:,.0f} {unit}/s, {cpu:,.1f} µs CPU",
+                    file=sys.stderr,
+                )
+    return rates, cpus
 
 
 def paired_ratio(values: dict[str, list[float]], subject: str) -> float:

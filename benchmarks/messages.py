@@ -20,10 +20,9 @@ Run it alone with ``python benchmarks/messages.py [--quick]``.
 from __future__ import annotations
 
 import sys
-from contextlib import ExitStack
 
 from common import Row, machine, print_table
-from loadgen import ServerProcess, echo, last_path, rate_rows
+from loadgen import ServerProcess, echo, last_path, rate_rows, take_turns
 
 __all__ = ["main"]
 
@@ -64,26 +63,13 @@ def main(quick: bool = False) -> list[Row]:
 
     """
     rounds, count, limit = (1, 2_000, 2.0) if quick else (31, 10_000, 3.0)
-    rates: dict[str, list[float]] = {subject: [] for subject in SUBJECTS}
-    cpus: dict[str, list[float]] = {subject: [] for subject in SUBJECTS}
-    with ExitStack() as stack:
-        servers = {
-            subject: stack.enter_context(ServerProcess(subject, "echo", routes=ROUTES))
-            for subject in SUBJECTS
-        }
-        for subject in SUBJECTS:  # warm up, and check that each one answers
-            _measure(servers[subject], count=1_000, limit=limit)
-        for round_ in range(rounds):
-            order = SUBJECTS if round_ % 2 == 0 else SUBJECTS[::-1]
-            for subject in order:
-                rate, cpu = _measure(servers[subject], count=count, limit=limit)
-                rates[subject].append(rate)
-                cpus[subject].append(cpu)
-                print(
-                    f"messages: round {round_ + 1}/{rounds} {subject}: "
-                    f"{rate:,.0f} msg/s, {cpu:.1f} µs CPU",
-                    file=sys.stderr,
-                )
+
+    def measure(server: ServerProcess, warm_up: bool) -> tuple[float, float]:
+        return _measure(server, count=1_000 if warm_up else count, limit=limit)
+
+    rates, cpus = take_turns(
+        "messages", SUBJECTS, "echo", measure, rounds=rounds, routes=ROUTES, unit="msg"
+    )
     return _rows(rates, cpus, f"{rounds} rounds x {count:,} messages")
 
 
