@@ -388,3 +388,17 @@ async def test_handle_failing_view_class(caplog: pytest.LogCaptureFixture) -> No
     async with websockets.serve(failing_router().handle, "127.0.0.1", 0) as server:
         assert await closed_with(url_of(server, "/init")) == (1011, "internal error")
     assert "routing failed: /init" in caplog.text
+
+
+async def test_serve_handler_delegates_to_another_path() -> None:
+    """Under serve(), handle(ws, path) routes the path it is given."""
+    router = make_router()
+
+    @router.route("/alias/{id}")
+    async def alias(ws: Any, path: RoutedPath) -> None:
+        await router.handle(ws, "/thing/" + path.params["id"])
+
+    async with router.serve("127.0.0.1", 0) as server:
+        async with websockets.connect(url_of(server, "/alias/7")) as ws:
+            assert await ws.recv() == "/thing/7"
+            assert await ws.recv() == "7"

@@ -195,7 +195,8 @@ def _options(
 
 async def handle(router: Router, ws: Any, path: str | None = None) -> None:
     """Implement :meth:`Router.handle`, for new and legacy connections alike."""
-    dispatch = getattr(ws, "dispatch", None)
+    # A path given explicitly is routed afresh, whatever the handshake found.
+    dispatch = None if path is not None else getattr(ws, "dispatch", None)
     if dispatch is None or (dispatch.route.options and not dispatch.negotiated):
         dispatch = await _route(router, ws, path, dispatch)
         if dispatch is None:
