@@ -392,8 +392,20 @@ class Router:
     def resolve(self, path: str) -> Dispatch | None:
         """Match a request path and open its view for one connection.
 
+        Server adapters call it once per connection; a class view is
+        instantiated here.
+
+        Returns:
+            The :class:`Dispatch`, or :obj:`None` if no route matches.
+
         Raises:
             InvalidPath: If the parameters' escapes are not valid UTF-8.
+
+        Example::
+
+            >>> dispatch = router.resolve("/item/42")
+            >>> dispatch.route.pattern, type(dispatch.view).__name__
+            ('/item/{id}', 'ItemDetail')
 
         """
         found = self._table.match(path)
