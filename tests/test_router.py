@@ -12,7 +12,9 @@ from websockets_routes import (
     InvalidPath,
     InvalidRoute,
     RoutedPath,
+    RouteNotFound,
     Router,
+    ViewFailed,
 )
 
 
@@ -235,3 +237,23 @@ def test_unknown_converter() -> None:
     """An unknown converter is rejected at registration."""
     with pytest.raises(InvalidRoute, match=r"unknown converter in pattern"):
         Router().route("/d/{d:date}")(handler)
+
+
+def test_dispatch_raises_each_refusal() -> None:
+    """dispatch() raises RouteNotFound, InvalidPath or ViewFailed with its cause."""
+    router = Router()
+    router.route("/thing/{id}")(handler)
+
+    @router.route("/broken")
+    class Broken:
+        def __init__(self) -> None:
+            raise RuntimeError("init bug")
+
+    assert router.dispatch("/thing/1").path.params == {"id": "1"}
+    with pytest.raises(RouteNotFound, match="no route for path: /nothing"):
+        router.dispatch("/nothing")
+    with pytest.raises(InvalidPath):
+        router.dispatch("/thing/%ff")
+    with pytest.raises(ViewFailed, match="routing failed: /broken") as info:
+        router.dispatch("/broken")
+    assert isinstance(info.value.__cause__, RuntimeError)

@@ -20,7 +20,9 @@ from .exceptions import (
     DuplicateRouteName,
     InvalidPath,
     InvalidRoute,
+    RouteNotFound,
     RoutingError,
+    ViewFailed,
 )
 from .hub import Hub, HubUnavailable
 from .path import RoutedPath
@@ -43,7 +45,9 @@ __all__ = [
     "InvalidRoute",
     "Protocol",
     "Route",
+    "RouteNotFound",
     "RoutedPath",
     "Router",
     "RoutingError",
+    "ViewFailed",
 ]

@@ -7,6 +7,11 @@ The family, all subclasses of :exc:`RoutingError`:
 * :exc:`DuplicateRouteName`: two routes share a name.
 * :exc:`InvalidPath`: a request path cannot be decoded (its percent-escapes
   are not valid UTF-8); servers answer it with HTTP 400 or close code 4000.
+* :exc:`RouteNotFound`: no route matches a request path; servers answer it
+  with HTTP 404 or close code 4040.
+* :exc:`ViewFailed`: a converter, a view class or a view's hook raised; the
+  error is logged and is the exception's ``__cause__``; servers answer with
+  HTTP 500 or close code 1011.
 * :exc:`BuildError`: :meth:`Router.url_for` cannot build a path.
 * :exc:`~websockets_routes.hub.HubUnavailable` and
   :exc:`~websockets_routes.hub.InvalidEnvelope`, in :mod:`websockets_routes.hub`:
@@ -39,6 +44,14 @@ class DuplicateRouteName(InvalidRoute):
 
 class InvalidPath(RoutingError, ValueError):
     """A request path cannot be decoded."""
+
+
+class RouteNotFound(RoutingError, LookupError):
+    """No route matches a request path."""
+
+
+class ViewFailed(RoutingError):
+    """A converter, a view class or a view's hook raised (the ``__cause__``)."""
 
 
 class BuildError(RoutingError, LookupError):

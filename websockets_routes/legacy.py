@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.datastructures import Headers
 from websockets.legacy.server import HTTPResponse, WebSocketServerProtocol
 
-from .exceptions import InvalidPath
-from .server import logger
+from .exceptions import InvalidPath, RouteNotFound, ViewFailed
 
 if TYPE_CHECKING:
     from .router import Dispatch, Router
@@ -59,19 +58,13 @@ class Protocol(WebSocketServerProtocol):
         if response is not None:
             return response
         try:
-            dispatch = self.router.resolve(path)
+            self.dispatch = dispatch = self.router.dispatch(path)
+            answer = await dispatch.process_request(request_headers)
+        except RouteNotFound:
+            return self.not_found(path)
         except InvalidPath as exc:
             return self.bad_request(path, exc)
-        except Exception as exc:  # a converter or a view's __init__
-            logger.error("routing failed: %s", path, exc_info=True)
-            return self.server_error(path, exc)
-        if dispatch is None:
-            return self.not_found(path)
-        self.dispatch = dispatch
-        try:
-            answer = await dispatch.process_request(request_headers)
-        except Exception as exc:
-            logger.error("process_request failed: %s", path, exc_info=True)
+        except ViewFailed as exc:
             return self.server_error(path, exc)
         if answer is None:
             return None
@@ -85,8 +78,8 @@ class Protocol(WebSocketServerProtocol):
         """Answer a request whose path cannot be decoded: HTTP 400."""
         return http.HTTPStatus.BAD_REQUEST, [], f"{exc}\n".encode()
 
-    def server_error(self, path: str, exc: Exception) -> HTTPResponse:
-        """Answer a request whose view hook raised: HTTP 500."""
+    def server_error(self, path: str, exc: ViewFailed) -> HTTPResponse:
+        """Answer a request whose converter, view class or hook raised: HTTP 500."""
         return (
             http.HTTPStatus.INTERNAL_SERVER_ERROR,
             [],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +22,14 @@ from websockets.http11 import Response
 
 from . import options, server, urls
 from .converters import DEFAULT_CONVERTERS, Converter
-from .exceptions import BuildError, DuplicateRouteName, InvalidRoute
+from .exceptions import (
+    BuildError,
+    DuplicateRouteName,
+    InvalidPath,
+    InvalidRoute,
+    RouteNotFound,
+    ViewFailed,
+)
 from .options import UNSET
 from .path import RoutedPath
 from .table import Route, RouteTable
@@ -33,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["Dispatch", "Router"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("websockets_routes")
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
@@ -63,14 +73,22 @@ class Dispatch:
             The response to send instead of opening the connection, or
             :obj:`None` to go on with the handshake.
 
+        Raises:
+            ViewFailed: If the hook raised or returned no response; the error
+                is logged.
+
         """
         hook = getattr(self.view, "process_request", None)
         if hook is None:
             return None
-        result = hook(self.path, headers)
-        if inspect.isawaitable(result):
-            result = await result
-        return as_response(result)
+        try:
+            result = hook(self.path, headers)
+            if inspect.isawaitable(result):
+                result = await result
+            return as_response(result)
+        except Exception as exc:
+            logger.error("process_request failed: %s", self.path, exc_info=True)
+            raise ViewFailed(f"process_request failed: {self.path}") from exc
 
     def handle(self, ws: Any) -> Awaitable[None] | None:
         """Start the view's handler; :obj:`None` for a view without one.
@@ -414,6 +432,34 @@ class Router:
         route, params = found
         view = route.view()
         return Dispatch(route, RoutedPath(path, params, route.name), view)
+
+    def dispatch(self, path: str) -> Dispatch:
+        """:meth:`resolve`, with every way it can fail raised, for server adapters.
+
+        Raises:
+            RouteNotFound: If no route matches.
+            InvalidPath: If the parameters' escapes are not valid UTF-8.
+            ViewFailed: If a converter or the view's class raised; the error
+                is logged.
+
+        Example::
+
+            try:
+                dispatch = router.dispatch(request.path)
+            except RouteNotFound:
+                ...
+
+        """
+        try:
+            found = self.resolve(path)
+        except InvalidPath:
+            raise
+        except Exception as exc:
+            logger.error("routing failed: %s", path, exc_info=True)
+            raise ViewFailed(f"routing failed: {path}") from exc
+        if found is None:
+            raise RouteNotFound(f"no route for path: {path}")
+        return found
 
     def handle(self, ws: Any, path: str | None = None) -> Coroutine[Any, Any, None]:
         """Handle a connection: a handler for :func:`websockets.asyncio.server.serve`.

@@ -41,7 +41,7 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from . import options
-from .exceptions import InvalidPath
+from .exceptions import InvalidPath, RouteNotFound, ViewFailed
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server
@@ -98,26 +98,20 @@ class Protocol(ServerConnection):
     async def route_request(self, request: Request) -> Response | None:
         """Route the request; return a response to refuse the connection."""
         try:
-            dispatch = self.router.resolve(request.path)
+            self.dispatch = dispatch = self.router.dispatch(request.path)
+            if dispatch.route.options:
+                problem = options.apply(
+                    self.protocol, request.headers, dispatch.route.options
+                )
+                if problem is not None:
+                    return self.respond(http.HTTPStatus.FORBIDDEN, f"{problem}\n")
+                dispatch.negotiated = True
+            return await dispatch.process_request(request.headers)
+        except RouteNotFound:
+            return self.not_found(request)
         except InvalidPath as exc:
             return self.bad_request(request, exc)
-        except Exception as exc:  # a converter or a view's __init__
-            logger.error("routing failed: %s", request.path, exc_info=True)
-            return self.server_error(request, exc)
-        if dispatch is None:
-            return self.not_found(request)
-        self.dispatch = dispatch
-        if dispatch.route.options:
-            problem = options.apply(
-                self.protocol, request.headers, dispatch.route.options
-            )
-            if problem is not None:
-                return self.respond(http.HTTPStatus.FORBIDDEN, f"{problem}\n")
-            dispatch.negotiated = True
-        try:
-            return await dispatch.process_request(request.headers)
-        except Exception as exc:
-            logger.error("process_request failed: %s", request.path, exc_info=True)
+        except ViewFailed as exc:
             return self.server_error(request, exc)
 
     def not_found(self, request: Request) -> Response:
@@ -128,8 +122,8 @@ class Protocol(ServerConnection):
         """Answer a request whose path cannot be decoded: HTTP 400."""
         return self.respond(http.HTTPStatus.BAD_REQUEST, f"{exc}\n")
 
-    def server_error(self, request: Request, exc: Exception) -> Response:
-        """Answer a request whose view hook raised: HTTP 500."""
+    def server_error(self, request: Request, exc: ViewFailed) -> Response:
+        """Answer a request whose converter, view class or hook raised: HTTP 500."""
         return self.respond(
             http.HTTPStatus.INTERNAL_SERVER_ERROR,
             "Failed to open a WebSocket connection.\n"
@@ -229,26 +223,20 @@ async def _route(
     if dispatch is not None:
         return await _check_options(ws, headers, dispatch)
     try:
-        dispatch = router.resolve(path)
+        dispatch = router.dispatch(path)
+        if dispatch.route.kind == "http":
+            await ws.close(NOT_FOUND, "not a WebSocket route")
+            return None
+        if await _check_options(ws, headers, dispatch) is None:
+            return None
+        response = await dispatch.process_request(headers)
+    except RouteNotFound:
+        await ws.close(NOT_FOUND, "no route for this path")
+        return None
     except InvalidPath:
         await ws.close(BAD_REQUEST, "bad request path")
         return None
-    except Exception:  # a converter or a view's __init__
-        logger.error("routing failed: %s", path, exc_info=True)
-        await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
-        return None
-    if dispatch is None:
-        await ws.close(NOT_FOUND, "no route for this path")
-        return None
-    if dispatch.route.kind == "http":
-        await ws.close(NOT_FOUND, "not a WebSocket route")
-        return None
-    if await _check_options(ws, headers, dispatch) is None:
-        return None
-    try:
-        response = await dispatch.process_request(headers)
-    except Exception:
-        logger.error("process_request failed: %s", path, exc_info=True)
+    except ViewFailed:
         await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
         return None
     if response is not None:
