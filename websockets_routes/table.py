@@ -189,17 +189,15 @@ class RouteTable:
         if route.tail is not None:
             self._tails.setdefault(route.prefix[:-1], route)
         head = route.head
+        shadowed: Iterable[Route]
         if head is None:
             for other, candidates in self._heads.items():
                 _insert(candidates, route, other)
             _insert(self._anywhere, route, None)
+            shadowed = self._static.values()
         else:
             candidates = self._heads.setdefault(head, list(self._anywhere))
             _insert(candidates, route, head)
-        shadowed: Iterable[Route]
-        if head is None:
-            shadowed = self._static.values()
-        else:
             shadowed = self._statics.get(head, [])
         for static in shadowed:
             static.unshadowed = static.unshadowed and route.rank > static.rank
@@ -375,8 +373,7 @@ def _insert(candidates: list[Route], route: Route, head: str | None) -> None:
 
 def _path_head(path: str) -> str:
     """The first segment of a path, as match() finds it; "" for a lone segment."""
-    slash = path.find("/", 1)
-    return path[:slash] if slash > 0 else ""
+    return _head(path) or ""
 
 
 def _rank(route: Route) -> int:
