@@ -21,7 +21,17 @@ from websockets.http11 import Response
 from .exceptions import InvalidRoute
 from .path import RoutedPath
 
-__all__ = ["FunctionView", "ResponseLike", "View", "as_response", "make_view"]
+__all__ = [
+    "FunctionView",
+    "HTTPView",
+    "RedirectView",
+    "ResponseLike",
+    "View",
+    "as_http_response",
+    "as_response",
+    "check_http_endpoint",
+    "make_view",
+]
 
 #: What a ``process_request`` hook may return: :obj:`None` to go on, a
 #: websockets :class:`~websockets.http11.Response`, or a ``(status, headers,
