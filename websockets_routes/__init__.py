@@ -26,8 +26,8 @@ from .exceptions import (
 )
 from .hub import Hub, HubUnavailable
 from .path import RoutedPath
-from .router import Dispatch, Router
-from .server import BAD_REQUEST, NOT_FOUND, Protocol
+from .router import BaseRouter, Dispatch
+from .server import BAD_REQUEST, NOT_FOUND, Protocol, Router
 from .table import Route
 
 __version__ = "1.0.0.dev0"
@@ -35,6 +35,7 @@ __version__ = "1.0.0.dev0"
 __all__ = [
     "BAD_REQUEST",
     "NOT_FOUND",
+    "BaseRouter",
     "BuildError",
     "Converter",
     "Dispatch",

@@ -26,7 +26,7 @@ from websockets.legacy.server import HTTPResponse, WebSocketServerProtocol
 from .exceptions import InvalidPath, RouteNotFound, ViewFailed
 
 if TYPE_CHECKING:
-    from .router import Dispatch, Router
+    from .router import BaseRouter, Dispatch
 
 __all__ = ["Protocol"]
 
@@ -45,7 +45,7 @@ class Protocol(WebSocketServerProtocol):
     dispatch: Dispatch | None = None
 
     @property
-    def router(self) -> Router:
+    def router(self) -> BaseRouter:
         """The router that the server was given as its handler."""
         handler: Any = self.ws_handler
         return getattr(handler, "__self__", handler)  # type: ignore[no-any-return]

@@ -4,22 +4,28 @@ Options are checked when the route is registered (:func:`check`). Under
 ``router.serve()`` they are applied to websockets' Sans-I/O
 :class:`~websockets.server.ServerProtocol` during the handshake
 (:func:`apply`): websockets then negotiates the subprotocol (HTTP 400 when a
-required one is missing) and enforces the largest message size, and a
-forbidden ``Origin`` gets HTTP 403. Under ``router.handle`` the handshake is
-over: :func:`refusal` tells which close code the connection gets instead.
+required one is missing) and enforces the largest message size, a forbidden
+``Origin`` gets HTTP 403, and an offer of subprotocols that the route does
+not speak gets HTTP 400. Under ``router.handle`` the handshake is over:
+:func:`refusal` tells which close code the connection gets instead.
 
 """
 
 from __future__ import annotations
 
+import http
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from websockets.datastructures import Headers
+from websockets.exceptions import InvalidHeader
+from websockets.headers import parse_subprotocol
+from websockets.http11 import Response
 from websockets.server import ServerProtocol
 
 from .exceptions import InvalidRoute
+from .views import error_response
 
 __all__ = ["apply", "check", "refusal"]
 
@@ -44,6 +50,7 @@ def check(
     require_subprotocol: bool,
     origins: Sequence[str | re.Pattern[str] | None] | None,
     max_size: int | object | None,
+    allow_unmatched_subprotocols: bool = False,
 ) -> dict[str, Any]:
     """Validate per-route options; return those that are set.
 
@@ -62,6 +69,12 @@ def check(
         if not subprotocols:
             raise InvalidRoute("require_subprotocol needs subprotocols")
         options["require_subprotocol"] = True
+    if allow_unmatched_subprotocols:
+        if require_subprotocol:
+            raise InvalidRoute(
+                "allow_unmatched_subprotocols contradicts require_subprotocol"
+            )
+        options["allow_unmatched_subprotocols"] = True
     if origins is not None:
         if isinstance(origins, str) or not all(
             o is None or isinstance(o, (str, re.Pattern)) for o in origins
@@ -81,16 +94,20 @@ def check(
 
 def apply(
     protocol: ServerProtocol, headers: Headers, options: Mapping[str, Any]
-) -> str | None:
+) -> Response | None:
     """Apply a route's options to a connection, before its handshake completes.
 
     Returns:
-        Why the request is forbidden (its ``Origin``), or :obj:`None`.
+        The answer that refuses the request, or :obj:`None`: HTTP 403 for
+        a forbidden ``Origin``; HTTP 400 when the client offers
+        subprotocols and the route speaks none of them (unless the route
+        sets ``allow_unmatched_subprotocols``), because browsers and most
+        clients fail a connection whose answer selects none.
 
     """
     if "origins" in options:
         if not _origin_allowed(headers.get("Origin"), options["origins"]):
-            return "origin not allowed"
+            return error_response(http.HTTPStatus.FORBIDDEN, "origin not allowed")
     if "subprotocols" in options:
         protocol.available_subprotocols = options["subprotocols"]
         if not options.get("require_subprotocol"):
@@ -99,7 +116,35 @@ def apply(
             protocol.select_subprotocol = _optional(options["subprotocols"])  # type: ignore[method-assign]
     if "max_size" in options:
         set_max_size(protocol, options["max_size"])
+    if "Sec-WebSocket-Protocol" in headers and not options.get(
+        "allow_unmatched_subprotocols"
+    ):
+        return _unmatched_offer(protocol, headers, options)
     return None
+
+
+def _unmatched_offer(
+    protocol: ServerProtocol, headers: Headers, options: Mapping[str, Any]
+) -> Response | None:
+    """Refuse an offer of subprotocols that the route does not speak."""
+    if "subprotocols" not in options and "select_subprotocol" in vars(protocol):
+        return None  # a select_subprotocol= given to serve() decides
+    supported = protocol.available_subprotocols or []
+    try:
+        offered = [
+            subprotocol
+            for header in headers.get_all("Sec-WebSocket-Protocol")
+            for subprotocol in parse_subprotocol(header)
+        ]
+    except InvalidHeader:
+        return None  # websockets answers HTTP 400 itself
+    if any(subprotocol in supported for subprotocol in offered):
+        return None
+    return error_response(
+        http.HTTPStatus.BAD_REQUEST,
+        "no subprotocol offered is supported by this route; supported: "
+        + (", ".join(supported) or "none"),
+    )
 
 
 def set_max_size(protocol: Any, max_size: int | None) -> None:
@@ -126,7 +171,10 @@ def refusal(
         options.get("require_subprotocol")
         and ws.subprotocol not in options["subprotocols"]
     ):
-        return MISSING_SUBPROTOCOL, "missing subprotocol"
+        return (
+            MISSING_SUBPROTOCOL,
+            "missing subprotocol: negotiation needs router.serve()",
+        )
     if "max_size" in options:
         set_max_size(
             ws.protocol if hasattr(ws, "protocol") else ws, options["max_size"]

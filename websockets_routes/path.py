@@ -24,6 +24,10 @@ class RoutedPath(str):
         context: A dict that the view's ``process_request`` and ``handle``
             share; put what the handshake found there.
         name: The name of the matched route, or :obj:`None`.
+        method: The request's HTTP method, under ``router.serve()``:
+            ``"GET"`` for a WebSocket, also ``"HEAD"`` (or what the route
+            declares) for an HTTP endpoint.
+        secure: Whether the request came over TLS, under ``router.serve()``.
 
     Example::
 
@@ -35,6 +39,10 @@ class RoutedPath(str):
 
     params: dict[str, Any]
     name: str | None
+    # Class attributes: a server adapter writes the instance's own only when
+    # they differ, so that a plain WebSocket handshake pays nothing for them.
+    method: str = "GET"
+    secure: bool = False
 
     def __new__(
         cls,

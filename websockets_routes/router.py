@@ -6,21 +6,26 @@ view for this connection), and a server adapter (:mod:`.server`,
 :mod:`.legacy`) runs the dispatch's hook during the handshake and its
 handler once the connection is open.
 
+This module knows nothing of the adapters: :class:`BaseRouter` holds
+registration, matching and dispatch, and :class:`websockets_routes.Router`
+(in :mod:`.server`) adds ``serve()`` and ``handle()`` on top of it.
+
 """
 
 from __future__ import annotations
 
 import dataclasses
+import http
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
-from . import options, server, urls
+from . import options, urls
 from .converters import DEFAULT_CONVERTERS, Converter
 from .exceptions import (
     BuildError,
@@ -33,18 +38,23 @@ from .exceptions import (
 from .options import UNSET
 from .path import RoutedPath
 from .table import Route, RouteTable
-from .views import RedirectView, as_response, check_http_endpoint, make_view
+from .views import (
+    RedirectView,
+    as_response,
+    check_http_endpoint,
+    error_response,
+    make_view,
+)
 
-if TYPE_CHECKING:
-    from websockets.asyncio.server import Server
-
-__all__ = ["Dispatch", "Router"]
+__all__ = ["BaseRouter", "Dispatch"]
 
 T = TypeVar("T")
 
 logger = logging.getLogger("websockets_routes")
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+_TARGET_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
 class Dispatch:
@@ -65,6 +75,40 @@ class Dispatch:
         self.view = view
         #: Whether the route's options were applied during the handshake.
         self.negotiated = False
+
+    def check_request(
+        self, method: str, headers: Headers, *, secure: bool = False
+    ) -> Response | None:
+        """Check the request's method and body, and note them in the path.
+
+        Server adapters that see the method call it before
+        :meth:`process_request`.
+
+        Returns:
+            HTTP 405, with an ``Allow`` header, for a method the route does
+            not serve; HTTP 400 for a request with a body, which no route
+            reads; else :obj:`None`.
+
+        """
+        methods = self.route.methods
+        if method not in methods:
+            return error_response(
+                http.HTTPStatus.METHOD_NOT_ALLOWED,
+                f"method not allowed; this route serves {', '.join(methods)}",
+                Headers(Allow=", ".join(methods)),
+            )
+        attributes = self.path.__dict__
+        if method != "GET":
+            attributes["method"] = method
+        if secure:
+            attributes["secure"] = True
+        if "Transfer-Encoding" in headers or any(
+            length != "0" for length in headers.get_all("Content-Length")
+        ):
+            return error_response(
+                http.HTTPStatus.BAD_REQUEST, "request bodies are not supported"
+            )
+        return None
 
     async def process_request(self, headers: Headers) -> Response | None:
         """Run the view's ``process_request`` hook, if it has one.
@@ -101,8 +145,11 @@ class Dispatch:
         return None if handle is None else handle(ws, self.path)
 
 
-class Router:
-    """A table of routes for a websockets server.
+class BaseRouter:
+    """A table of routes for a websockets server, with no I/O.
+
+    :class:`websockets_routes.Router` is this class with ``serve()`` and
+    ``handle()``; use that one.
 
     Args:
         converters: Converters for typed parameters, added to the built-in
@@ -150,6 +197,7 @@ class Router:
         require_subprotocol: bool = False,
         origins: Sequence[str | re.Pattern[str] | None] | None = None,
         max_size: int | None = UNSET,
+        allow_unmatched_subprotocols: bool = False,
     ) -> Callable[[T], T]:
         """Register a WebSocket route; use it as a decorator.
 
@@ -162,6 +210,12 @@ class Router:
                 preference; a client that offers none of them gets none.
             require_subprotocol: Refuse clients that offer none of
                 ``subprotocols`` (HTTP 400).
+            allow_unmatched_subprotocols: Accept clients whose offer of
+                subprotocols matches none of this route's, and answer them
+                with no subprotocol. By default they get HTTP 400 listing
+                the route's subprotocols: browsers, node's ``ws`` and
+                websocket-client fail a connection whose answer selects
+                none of those they offered.
             origins: Acceptable ``Origin`` headers (``str``, compiled
                 regexes, or :obj:`None` for no header); others get HTTP 403.
             max_size: The largest message accepted on this route's
@@ -183,6 +237,8 @@ class Router:
 
         """
 
+        _check_pattern(pattern, "route")
+
         def decorator(endpoint: T) -> T:
             self.add_route(
                 pattern,
@@ -193,6 +249,7 @@ class Router:
                 require_subprotocol=require_subprotocol,
                 origins=origins,
                 max_size=max_size,
+                allow_unmatched_subprotocols=allow_unmatched_subprotocols,
             )
             return endpoint
 
@@ -209,6 +266,7 @@ class Router:
         require_subprotocol: bool = False,
         origins: Sequence[str | re.Pattern[str] | None] | None = None,
         max_size: int | None = UNSET,
+        allow_unmatched_subprotocols: bool = False,
     ) -> Route:
         """Register a WebSocket route; :meth:`route` without the decorator.
 
@@ -222,6 +280,7 @@ class Router:
             require_subprotocol=require_subprotocol,
             origins=origins,
             max_size=max_size,
+            allow_unmatched_subprotocols=allow_unmatched_subprotocols,
         )
         view = make_view(endpoint)
         return self._add(
@@ -234,6 +293,7 @@ class Router:
         *,
         name: str | None = None,
         defaults: Mapping[str, Any] | None = None,
+        methods: Sequence[str] = ("GET", "HEAD"),
     ) -> Callable[[T], T]:
         """Register an HTTP endpoint, for health checks and small pages.
 
@@ -241,7 +301,14 @@ class Router:
         and returns a ``(status, headers, body)`` tuple, a websockets
         ``Response``, a ``str`` (200, ``text/plain``) or ``bytes`` (200,
         ``application/octet-stream``). Under :meth:`serve`, a plain HTTP
-        ``GET`` on its path gets that answer.
+        request on its path gets that answer; ``path.method`` is the
+        request's method. ``HEAD`` gets the headers of ``GET`` and no body;
+        a method not in ``methods`` gets HTTP 405 with an ``Allow`` header.
+        No endpoint reads a request body: one gets HTTP 400.
+
+        Raises:
+            InvalidRoute: If the pattern, the name, the methods or the
+                endpoint are rejected.
 
         Example::
 
@@ -251,9 +318,14 @@ class Router:
 
         """
 
+        _check_pattern(pattern, "http")
+        allowed = _check_methods(methods)
+
         def decorator(endpoint: T) -> T:
             view = check_http_endpoint(endpoint)
-            self._add(pattern, "http", endpoint, name, defaults, {}, view)
+            self._add(
+                pattern, "http", endpoint, name, defaults, {}, view, methods=allowed
+            )
             return endpoint
 
         return decorator
@@ -265,18 +337,39 @@ class Router:
         *,
         status: int = 308,
         name: str | None = None,
+        absolute: bool = False,
     ) -> Route:
         """Answer requests for a pattern with a redirect to a target.
 
         ``{name}`` placeholders in the target take the parameters the
         pattern captures; the query string is kept. websockets' client
-        follows redirects.
+        follows redirects. Register the target's route first: a target
+        that no route serves is an error.
+
+        Args:
+            pattern: The pattern to redirect from.
+            target: The path to redirect to, with ``{name}`` placeholders.
+            status: 301, 302, 303, 307 or 308.
+            name: The route's name.
+            absolute: Send an absolute URL built from the request's ``Host``
+                header (``ws://host/path``, ``wss://`` over TLS, ``http://``
+                or ``https://`` for a plain HTTP request), for clients that
+                cannot follow a relative ``Location``, such as
+                websocket-client.
+
+        Raises:
+            InvalidRoute: If the status is not a redirect's, the target
+                needs a parameter the pattern does not capture, or no route
+                serves the target.
 
         Example::
 
             router.redirect("/old/{id}", "/thing/{id}", status=301)
 
         """
+        _check_pattern(pattern, "redirect")
+        if not isinstance(target, str):
+            raise TypeError(f"redirect target must be str: {target!r}")
         if status not in REDIRECT_STATUSES:
             raise InvalidRoute(
                 f"redirect status must be 301, 302, 303, 307 or 308: {status!r}"
@@ -287,14 +380,28 @@ class Router:
             kind="redirect",
             endpoint=target,
             options={"status": status},
+            methods=("GET", "HEAD"),
             available=self.converters,
         )
-        view = RedirectView(urls.redirect_target(route, target), status)
+        location = urls.redirect_target(route, target)
+        self._check_target(target)
+        view = RedirectView(location, status, absolute)
         route.view = lambda: view
         self._register([route])
         return route
 
-    def include(self, other: Router, *, prefix: str = "") -> None:
+    def _check_target(self, target: str) -> None:
+        """Refuse a redirect target that no route serves, whatever its parameters."""
+        for probe in ("1", "x"):
+            path = _TARGET_PLACEHOLDER.sub(probe, target)
+            try:
+                if self._table.match(path) is not None:
+                    return
+            except InvalidPath:  # pragma: no cover - probes are ASCII
+                pass
+        raise InvalidRoute(f"redirect target matches no route: {target!r}")
+
+    def include(self, other: BaseRouter, *, prefix: str = "") -> None:
         """Mount every route of another router under a prefix.
 
         Names stay as they are (:meth:`url_for` gives the prefixed path);
@@ -333,6 +440,7 @@ class Router:
         defaults: Mapping[str, Any] | None,
         route_options: dict[str, Any],
         view: Callable[[], Any],
+        methods: tuple[str, ...] = ("GET",),
     ) -> Route:
         route = Route(
             pattern,
@@ -341,6 +449,7 @@ class Router:
             endpoint=endpoint,
             options=route_options,
             defaults=dict(defaults or {}),
+            methods=methods,
             view=view,
             available=self.converters,
         )
@@ -394,6 +503,7 @@ class Router:
 
         Raises:
             InvalidPath: If the parameters' escapes are not valid UTF-8.
+            TypeError: If the path is not a :class:`str`.
 
         Example::
 
@@ -401,6 +511,8 @@ class Router:
             {'id': '123'}
 
         """
+        if not isinstance(path, str):
+            raise TypeError(f"path must be str, not {type(path).__name__}: {path!r}")
         found = self._table.match(path)
         if found is None:
             return None
@@ -426,6 +538,8 @@ class Router:
             ('/item/{id}', 'ItemDetail')
 
         """
+        if not isinstance(path, str):
+            raise TypeError(f"path must be str, not {type(path).__name__}: {path!r}")
         found = self._table.match(path)
         if found is None:
             return None
@@ -461,51 +575,31 @@ class Router:
             raise RouteNotFound(f"no route for path: {path}")
         return found
 
-    def handle(self, ws: Any, path: str | None = None) -> Coroutine[Any, Any, None]:
-        """Handle a connection: a handler for :func:`websockets.asyncio.server.serve`.
 
-        It routes the connection after the handshake: when no route matches,
-        it closes the connection with code 4040; when the path cannot be
-        decoded, with code 4000. Use :meth:`serve` to answer those during
-        the handshake with HTTP 404 and 400 instead.
+def _check_pattern(pattern: object, method: str) -> None:
+    """Refuse what is no pattern: a decorator used without its parentheses, bytes."""
+    if isinstance(pattern, str):
+        return
+    if callable(pattern):
+        raise TypeError(
+            f"{method}() takes a pattern first: write @router.{method}('/path'), "
+            f"not @router.{method}: {pattern!r}"
+        )
+    raise TypeError(f"pattern must be str, not {type(pattern).__name__}: {pattern!r}")
 
-        Example::
 
-            async with websockets.serve(router.handle, "127.0.0.1", 8765):
-                ...
-
-        """
-        # Returning the coroutine, not awaiting it, saves a suspended frame
-        # per open connection.
-        return server.handle(self, ws, path)
-
-    __call__ = handle
-
-    def serve(
-        self, host: str | None = None, port: int | None = None, **kwargs: Any
-    ) -> Server:
-        """Start a server that routes during the handshake.
-
-        It takes the arguments of :func:`websockets.asyncio.server.serve`
-        but the handler, and returns its :class:`~websockets.asyncio.server.Server`,
-        which works with ``async with`` and with ``await``. A request that no
-        route matches gets HTTP 404 during the handshake.
-
-        Example::
-
-            async with router.serve("127.0.0.1", 8765) as server:
-                await server.serve_forever()
-
-        """
-        return server.serve(self, host, port, **kwargs)
-
-    def unix_serve(self, path: str | None = None, **kwargs: Any) -> Server:
-        """Like :meth:`serve`, on a Unix socket.
-
-        Example::
-
-            async with router.unix_serve("/run/app.sock"):
-                ...
-
-        """
-        return server.unix_serve(self, path, **kwargs)
+def _check_methods(methods: Sequence[str]) -> tuple[str, ...]:
+    """Validate an HTTP endpoint's methods; ``HEAD`` comes with ``GET``."""
+    if isinstance(methods, str) or not all(
+        isinstance(method, str) and method.isalpha() and method.isupper()
+        for method in methods
+    ):
+        raise InvalidRoute(
+            f"methods must be a list of upper-case HTTP methods: {methods!r}"
+        )
+    if not methods:
+        raise InvalidRoute("methods must not be empty")
+    allowed = tuple(dict.fromkeys(methods))
+    if "GET" in allowed and "HEAD" not in allowed:
+        allowed += ("HEAD",)
+    return allowed

@@ -1,18 +1,24 @@
-"""The adapter to websockets' asyncio server: :class:`Protocol`, serve(), handle().
+"""The adapter to websockets' asyncio server: :class:`Router`, :class:`Protocol`.
 
-Under :meth:`Router.serve`, each connection is a :class:`Protocol`, which
-routes the request during the handshake, in this order:
+:class:`Router` is the core :class:`~websockets_routes.router.BaseRouter`
+with ``serve()`` and ``handle()``. Under :meth:`Router.serve`, each
+connection is a :class:`Protocol`, which reads the request with
+:mod:`.handshake` and routes it during the handshake, in this order:
 
 1. the ``process_request`` passed to ``serve()``, if any (``basic_auth()``
    for one): a response it returns is final;
-2. routing: no route gives HTTP 404 (:meth:`Protocol.not_found`), a path
-   whose escapes are not valid UTF-8 gives HTTP 400
-   (:meth:`Protocol.bad_request`);
-3. the view's ``process_request`` hook: a response it returns is sent, an
+2. :meth:`Protocol.process_request` (0.2's hook, which subclasses may
+   override), which routes: no route gives HTTP 404
+   (:meth:`Protocol.not_found`), a path whose escapes are not valid UTF-8
+   gives HTTP 400 (:meth:`Protocol.bad_request`);
+3. the route's checks: a method it does not serve gives HTTP 405, a request
+   body HTTP 400, a forbidden ``Origin`` HTTP 403, an offer of subprotocols
+   that it does not speak HTTP 400;
+4. the view's ``process_request`` hook: a response it returns is sent, an
    exception is logged and answered with HTTP 500
    (:meth:`Protocol.server_error`);
-4. websockets' own checks (origins, subprotocols), then the
-   ``process_response`` passed to ``serve()``, if any.
+5. websockets' own checks, then the ``process_response`` passed to
+   ``serve()``, if any.
 
 Under a plain ``websockets.serve(router.handle)``, routing runs once the
 connection is open, and closes it with a code instead:
@@ -29,29 +35,36 @@ connection is open, and closes it with a code instead:
 from __future__ import annotations
 
 import http
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Protocol as TypingProtocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
 from websockets.asyncio.server import unix_serve as websockets_unix_serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
-from websockets.http11 import Request, Response
+from websockets.http11 import SERVER, Request, Response
+from websockets.protocol import OPEN
 
-from . import options
+from . import compat, handshake, options
 from .exceptions import InvalidPath, RouteNotFound, ViewFailed
+from .router import BaseRouter, Dispatch
+from .views import ResponseLike, as_response
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server
-
-    from .router import Dispatch, Router
 
 __all__ = [
     "BAD_REQUEST",
     "NOT_FOUND",
     "Protocol",
+    "Router",
+    "Serving",
     "handle",
     "serve",
     "unix_serve",
@@ -69,13 +82,46 @@ ProcessRequest = Callable[
 ]
 
 
+class Serving(TypingProtocol):
+    """What :meth:`Router.serve` returns: use it with ``await`` or ``async with``.
+
+    websockets 15 and later return their :class:`~websockets.asyncio.server.Server`
+    itself; websockets 14 returned an object that gives the ``Server``.
+
+    """
+
+    def __await__(self) -> Generator[Any, None, Server]: ...  # pragma: no cover
+
+    async def __aenter__(self) -> Server: ...  # pragma: no cover
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...  # pragma: no cover
+
+
 class Protocol(ServerConnection):
     """A server connection that routes the request during the handshake.
 
     :meth:`Router.serve` creates one per connection. Subclass it to change
-    how requests are answered, and pass the subclass with
-    ``create_connection=``; these methods are meant to be overridden:
-    :meth:`not_found`, :meth:`bad_request` and :meth:`server_error`.
+    how requests are answered, and pass the subclass to :meth:`Router.serve`
+    with ``create_connection=``. These methods are meant to be overridden:
+
+    * :meth:`process_request`, 0.2's hook: it routes the request; an
+      override runs before routing when it calls ``super()`` first, and may
+      refuse the handshake, as in 0.2;
+    * :meth:`not_found`, :meth:`bad_request` and :meth:`server_error`: the
+      answers to a path that no route matches, that cannot be decoded, or
+      whose converter, view class or hook raised.
+
+    Overrides of the legacy protocol's other hooks (``process_origin``,
+    ``select_subprotocol``, ...), which websockets' asyncio connection never
+    calls, make :meth:`Router.serve` raise :exc:`TypeError` naming what to do
+    instead. Passing this class to ``websockets.serve()`` rather than to
+    :meth:`Router.serve` routes nothing during the handshake: each request is
+    then answered with HTTP 500 and a logged :exc:`TypeError` that says so.
 
     Attributes:
         router: The router that serves this connection.
@@ -84,29 +130,62 @@ class Protocol(ServerConnection):
     Example::
 
         class MyProtocol(websockets_routes.Protocol):
-            def not_found(self, request):
-                return self.respond(http.HTTPStatus.NOT_FOUND, "nothing here\\n")
+            async def process_request(self, path, headers):
+                if headers.get("Authorization") != "Bearer s3cr3t":
+                    return http.HTTPStatus.UNAUTHORIZED, [], b"who are you?\\n"
+                return await super().process_request(path, headers)
 
         async with router.serve("127.0.0.1", 8765, create_connection=MyProtocol):
             ...
 
     """
 
-    router: Router
+    router: ClassVar[BaseRouter]
     dispatch: Dispatch | None = None
 
-    async def route_request(self, request: Request) -> Response | None:
-        """Route the request; return a response to refuse the connection."""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        handshake.install(self.protocol)
+
+    async def handshake(
+        self,
+        process_request: ProcessRequest | None = None,
+        process_response: Any = None,
+        server_header: str | None = SERVER,
+    ) -> None:
+        """Perform the opening handshake; see websockets' ``ServerConnection``."""
+        if not hasattr(self, "router"):
+            process_request = _not_routed
+        await super().handshake(process_request, process_response, server_header)
+        # The parser holds back what the client sent after its request until
+        # the handshake is answered (see .handshake); read it now.
+        if self.protocol.state is OPEN and self.protocol.reader.buffer:
+            self.data_received(b"")
+
+    async def process_request(
+        self, path: str, headers: Headers
+    ) -> Response | ResponseLike | None:
+        """Route the request; return a response to refuse the connection.
+
+        It is 0.2's hook, with 0.2's arguments: the request path (query
+        included) and headers. An override may return :obj:`None` to go on,
+        a ``(status, headers, body)`` tuple or a websockets ``Response``; an
+        override that does not call ``super()`` leaves routing to
+        :meth:`Router.handle`, after the handshake.
+
+        """
+        request = cast(Request, self.request)
         try:
-            self.dispatch = dispatch = self.router.dispatch(request.path)
-            if dispatch.route.options:
-                problem = options.apply(
-                    self.protocol, request.headers, dispatch.route.options
-                )
-                if problem is not None:
-                    return self.respond(http.HTTPStatus.FORBIDDEN, f"{problem}\n")
-                dispatch.negotiated = True
-            return await dispatch.process_request(request.headers)
+            self.dispatch = dispatch = self.router.dispatch(path)
+            secure = self.transport.get_extra_info("ssl_object") is not None
+            method = getattr(request, "method", "GET")
+            refused = dispatch.check_request(method, headers, secure=secure)
+            if refused is None:
+                refused = options.apply(self.protocol, headers, dispatch.route.options)
+            if refused is not None:
+                return refused
+            dispatch.negotiated = True
+            return await dispatch.process_request(headers)
         except RouteNotFound:
             return self.not_found(request)
         except InvalidPath as exc:
@@ -131,6 +210,89 @@ class Protocol(ServerConnection):
         )
 
 
+def _not_routed(connection: ServerConnection, request: Request) -> None:
+    raise TypeError(
+        f"{type(connection).__qualname__} routes only under router.serve(): "
+        "replace websockets.serve(router, ..., create_connection=...) with "
+        "router.serve(..., create_connection=...)"
+    )
+
+
+class Router(BaseRouter):
+    """A table of routes for a websockets server.
+
+    Args:
+        converters: Converters for typed parameters, added to the built-in
+            ``int``, ``float``, ``uuid`` and ``path``.
+
+    Example::
+
+        router = Router()
+
+        @router.route("/thing/{id}")
+        async def thing_detail(ws, path):
+            await ws.send(path.params["id"])
+
+        async with router.serve("127.0.0.1", 8765) as server:
+            await server.serve_forever()
+
+    """
+
+    def handle(self, ws: Any, path: str | None = None) -> Coroutine[Any, Any, None]:
+        """Handle a connection: a handler for :func:`websockets.asyncio.server.serve`.
+
+        It routes the connection after the handshake: when no route matches,
+        it closes the connection with code 4040; when the path cannot be
+        decoded, with code 4000. Use :meth:`serve` to answer those during
+        the handshake with HTTP 404 and 400 instead.
+
+        Example::
+
+            async with websockets.serve(router.handle, "127.0.0.1", 8765):
+                ...
+
+        """
+        # Returning the coroutine, not awaiting it, saves a suspended frame
+        # per open connection.
+        return handle(self, ws, path)
+
+    __call__ = handle
+
+    def serve(
+        self, host: str | None = None, port: int | None = None, **kwargs: Any
+    ) -> Serving:
+        """Start a server that routes during the handshake.
+
+        It takes the arguments of :func:`websockets.asyncio.server.serve`
+        but the handler, and returns what it returns: use it with ``async
+        with`` or ``await``. A request that no route matches gets HTTP 404
+        during the handshake.
+
+        Raises:
+            TypeError: If ``create_protocol=`` is given, or the class given
+                with ``create_connection=`` is no :class:`Protocol` or
+                overrides a legacy hook that would never be called.
+
+        Example::
+
+            async with router.serve("127.0.0.1", 8765) as server:
+                await server.serve_forever()
+
+        """
+        return serve(self, host, port, **kwargs)
+
+    def unix_serve(self, path: str | None = None, **kwargs: Any) -> Serving:
+        """Like :meth:`serve`, on a Unix socket.
+
+        Example::
+
+            async with router.unix_serve("/run/app.sock"):
+                ...
+
+        """
+        return unix_serve(self, path, **kwargs)
+
+
 def serve(
     router: Router,
     host: str | None = None,
@@ -139,9 +301,9 @@ def serve(
     process_request: ProcessRequest | None = None,
     create_connection: type[ServerConnection] | None = None,
     **kwargs: Any,
-) -> Server:
+) -> Serving:
     """Implement :meth:`Router.serve`."""
-    options = _options(router, process_request, create_connection)
+    options = _options(router, process_request, create_connection, kwargs)
     return websockets_serve(router.handle, host, port, **options, **kwargs)
 
 
@@ -152,9 +314,9 @@ def unix_serve(
     process_request: ProcessRequest | None = None,
     create_connection: type[ServerConnection] | None = None,
     **kwargs: Any,
-) -> Server:
+) -> Serving:
     """Implement :meth:`Router.unix_serve`."""
-    options = _options(router, process_request, create_connection)
+    options = _options(router, process_request, create_connection, kwargs)
     return websockets_unix_serve(router.handle, path, **options, **kwargs)
 
 
@@ -162,11 +324,14 @@ def _options(
     router: Router,
     user_process_request: ProcessRequest | None,
     create_connection: type[ServerConnection] | None,
+    kwargs: dict[str, Any],
 ) -> dict[str, Any]:
     """The ``process_request`` and ``create_connection`` arguments for websockets."""
+    compat.check_serve_arguments(kwargs)
     cls = Protocol if create_connection is None else create_connection
     if not (isinstance(cls, type) and issubclass(cls, Protocol)):
         raise TypeError(f"create_connection must be a subclass of Protocol: {cls!r}")
+    compat.check_connection_class(cls, Protocol)
     # A subclass per server carries the router as a class attribute: no
     # per-connection attribute, and no wrapper call per handshake.
     routed = type(
@@ -182,12 +347,13 @@ def _options(
                 response = await response
             if response is not None:
                 return response
-        return await cast(Protocol, connection).route_request(request)
+        hook = cast(Protocol, connection).process_request(request.path, request.headers)
+        return as_response(await hook if inspect.isawaitable(hook) else hook)
 
     return {"process_request": process_request, "create_connection": routed}
 
 
-async def handle(router: Router, ws: Any, path: str | None = None) -> None:
+async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
     """Implement :meth:`Router.handle`, for new and legacy connections alike."""
     # A path given explicitly is routed afresh, whatever the handshake found.
     dispatch = None if path is not None else getattr(ws, "dispatch", None)
@@ -207,7 +373,7 @@ async def handle(router: Router, ws: Any, path: str | None = None) -> None:
 
 
 async def _route(
-    router: Router, ws: Any, path: str | None, dispatch: Dispatch | None
+    router: BaseRouter, ws: Any, path: str | None, dispatch: Dispatch | None
 ) -> Dispatch | None:
     """Route an open connection; close it and return :obj:`None` if refused.
 

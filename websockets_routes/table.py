@@ -62,6 +62,9 @@ class Route:
             endpoint or a redirect target.
         options: Per-route options, as registered.
         defaults: Parameters added to those the pattern captures.
+        methods: The HTTP methods the route serves: ``("GET",)`` for a
+            WebSocket route, ``("GET", "HEAD")`` by default for an HTTP
+            endpoint or a redirect.
         view: A factory of the route's view, called once per connection.
         available: The converters that ``{name:converter}`` may name; the
             route keeps those it uses in ``converters``.
@@ -74,10 +77,22 @@ class Route:
     endpoint: Any = None
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    methods: tuple[str, ...] = ("GET",)
     view: Any = dataclasses.field(default=None, repr=False)
     available: dataclasses.InitVar[Mapping[str, Converter]] = DEFAULT_CONVERTERS
 
     def __post_init__(self, available: Mapping[str, Converter]) -> None:
+        if not isinstance(self.pattern, str):
+            raise TypeError(
+                f"pattern must be str, not {type(self.pattern).__name__}: "
+                f"{self.pattern!r}"
+            )
+        if self.name is not None and not isinstance(self.name, str):
+            raise TypeError(
+                f"route name must be str, not {type(self.name).__name__}: {self.name!r}"
+            )
+        if self.name == "":
+            raise InvalidRoute("route name must not be empty")
         if not self.pattern.startswith("/"):
             raise InvalidRoute(f"pattern must start with /: {self.pattern!r}")
         if self.kind not in KINDS:
@@ -305,6 +320,11 @@ def parse_pattern(
                 requirements[name] = spec
             out.append("{" + name + "}")
             index = end + 1
+        elif char in "?#":
+            raise InvalidRoute(
+                f"pattern must not contain {char!r}, which no request path "
+                f"matches (query strings are not matched): {pattern!r}"
+            )
         else:
             out.append(_quote(char))
             index += 1

@@ -9,9 +9,11 @@ its optional ``handle(self, ws, path)`` runs once the connection is open.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import http
 import inspect
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -30,8 +32,12 @@ __all__ = [
     "as_http_response",
     "as_response",
     "check_http_endpoint",
+    "error_response",
     "make_view",
 ]
+
+# A host and an optional port, or an IP literal: no userinfo, path or space.
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 
 #: What a ``process_request`` hook may return: :obj:`None` to go on, a
 #: websockets :class:`~websockets.http11.Response`, or a ``(status, headers,
@@ -73,7 +79,11 @@ class HTTPView:
         self.endpoint = endpoint
 
     async def process_request(self, path: RoutedPath, headers: Headers) -> Response:
-        return as_http_response(await self.endpoint(path, headers))
+        response = as_http_response(await self.endpoint(path, headers))
+        if path.method == "HEAD":
+            # The headers of a GET, Content-Length included, and no body.
+            response = dataclasses.replace(response, body=b"")
+        return response
 
 
 class RedirectView:
@@ -82,17 +92,39 @@ class RedirectView:
     Args:
         location: Builds the target from the request path's parameters.
         status: The redirect's HTTP status.
+        absolute: Whether the Location is an absolute URL, built from the
+            request's ``Host`` header: ``ws://`` or ``wss://`` for a
+            WebSocket upgrade, ``http://`` or ``https://`` otherwise.
 
     """
 
-    __slots__ = ("location", "status")
+    __slots__ = ("absolute", "location", "status")
 
-    def __init__(self, location: Callable[[RoutedPath], str], status: int) -> None:
+    def __init__(
+        self,
+        location: Callable[[RoutedPath], str],
+        status: int,
+        absolute: bool = False,
+    ) -> None:
         self.location = location
         self.status = http.HTTPStatus(status)
+        self.absolute = absolute
 
     def process_request(self, path: RoutedPath, headers: Headers) -> Response:
         location = self.location(path)
+        if self.absolute:
+            host = headers.get("Host", "")
+            if not _HOST.fullmatch(host):
+                return error_response(
+                    http.HTTPStatus.BAD_REQUEST, "missing or invalid Host header"
+                )
+            upgrade = headers.get("Upgrade", "").lower() == "websocket"
+            scheme = (
+                ("wss" if path.secure else "ws")
+                if upgrade
+                else ("https" if path.secure else "http")
+            )
+            location = f"{scheme}://{host}{location}"
         body = f"Redirecting to {location}\n".encode()
         response_headers = Headers([("Location", location)])
         response_headers["Content-Type"] = "text/plain; charset=utf-8"
@@ -108,6 +140,7 @@ def check_http_endpoint(endpoint: Any) -> Callable[[], HTTPView]:
     """
     if not inspect.iscoroutinefunction(endpoint):
         raise InvalidRoute(f"http endpoint must be a coroutine function: {endpoint!r}")
+    _check_arguments(endpoint, 2, "http endpoint must take (path, headers)", endpoint)
     view = HTTPView(endpoint)
     return lambda: view
 
@@ -121,6 +154,7 @@ def make_view(endpoint: Any) -> Callable[[], Any]:
 
     """
     if inspect.iscoroutinefunction(endpoint):
+        _check_arguments(endpoint, 2, "handler must take (ws, path)", endpoint)
         view = FunctionView(endpoint)
         return lambda: view
     if not inspect.isclass(endpoint):
@@ -128,16 +162,49 @@ def make_view(endpoint: Any) -> Callable[[], Any]:
             f"view must be a coroutine function or a class: {endpoint!r}"
         )
     handle = getattr(endpoint, "handle", None)
-    if handle is not None and not inspect.iscoroutinefunction(handle):
-        raise InvalidRoute(f"handle must be a coroutine function: {endpoint!r}")
+    if handle is not None:
+        if not inspect.iscoroutinefunction(handle):
+            raise InvalidRoute(f"handle must be a coroutine function: {endpoint!r}")
+        _check_method(endpoint, "handle", "(ws, path)")
     hook = getattr(endpoint, "process_request", None)
-    if hook is not None and not callable(hook):
-        raise InvalidRoute(f"process_request must be callable: {endpoint!r}")
+    if hook is not None:
+        if not callable(hook):
+            raise InvalidRoute(f"process_request must be callable: {endpoint!r}")
+        _check_method(endpoint, "process_request", "(path, headers)")
     try:
         inspect.signature(endpoint).bind()
     except (TypeError, ValueError) as exc:
         raise InvalidRoute(f"view class must take no arguments: {endpoint!r}") from exc
     return endpoint
+
+
+def _check_method(cls: type, name: str, arguments: str) -> None:
+    """Refuse a view class whose method cannot take ``arguments`` (two of them)."""
+    raw = inspect.getattr_static(cls, name)
+    if isinstance(raw, staticmethod):
+        function, count = raw.__func__, 2
+    elif isinstance(raw, classmethod):
+        function, count = getattr(cls, name), 2
+    else:
+        function, count = raw, 3  # called on an instance: self comes first
+    _check_arguments(function, count, f"{name} must take {arguments}", cls)
+
+
+def _check_arguments(function: Any, count: int, message: str, endpoint: Any) -> None:
+    """Refuse a callable that cannot be called with ``count`` positional arguments.
+
+    ``*args`` and defaults are fine; a callable whose signature cannot be
+    read (a builtin) is taken as it is.
+
+    """
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*range(count))
+    except TypeError as exc:
+        raise InvalidRoute(f"{message}: {endpoint!r}") from exc
 
 
 def as_response(value: Any) -> Response | None:
@@ -185,7 +252,32 @@ def _response(status: http.HTTPStatus, headers: Headers, body: bytes) -> Respons
     defaults = [("Date", email.utils.formatdate(usegmt=True))]
     if status is not http.HTTPStatus.SWITCHING_PROTOCOLS:
         defaults += [("Connection", "close"), ("Content-Length", str(len(body)))]
+        if body:
+            defaults.append(("Content-Type", _content_type(body)))
     for name, value in defaults:
         if name not in headers:
             headers[name] = value
     return Response(status.value, status.phrase, headers, body)
+
+
+def error_response(
+    status: http.HTTPStatus, message: str, headers: Headers | None = None
+) -> Response:
+    """An error answer: a plain-text message, with its length and type.
+
+    Example::
+
+        error_response(http.HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed")
+
+    """
+    body = f"Failed to open a WebSocket connection: {message}.\n".encode()
+    return _response(status, Headers() if headers is None else headers, body)
+
+
+def _content_type(body: bytes) -> str:
+    """The type of a body given without one: text if it is UTF-8."""
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return "text/plain; charset=utf-8"

@@ -1,0 +1,141 @@
+"""Reading the opening handshake's request, so that every request gets an answer.
+
+websockets' own request parser closes the connection without a word when a
+request has a body, uses another method than ``GET`` (before websockets 15),
+or is followed by more bytes before the answer (a pipelined request, a body
+that it did not read). :class:`~websockets_routes.Protocol` replaces the
+parser of each connection with :func:`parse`, which:
+
+* accepts any method, so that routing answers HTTP 405 with an ``Allow``
+  header where the route serves another one, and HTTP endpoints serve
+  ``HEAD``;
+* leaves a body unread, so that routing answers it (HTTP 405, or HTTP 400:
+  no route reads a request body);
+* routes an absolute-form target (``GET http://host/echo HTTP/1.1``, RFC
+  9112 section 3.2.2) by its path;
+* reads no WebSocket frame before the handshake's answer is sent, so that
+  bytes sent after the request do not fail the connection before it is
+  answered;
+* answers what it cannot read: HTTP 400 for a malformed request line or
+  header, 414 for a request line too long, 431 for headers too large, 505
+  for an HTTP version other than 1.1 or 1.0. A connection closed before a
+  whole request arrived gets no answer.
+
+"""
+
+from __future__ import annotations
+
+import http
+import urllib.parse
+from collections.abc import Generator
+from typing import Any
+
+from websockets.exceptions import SecurityError
+from websockets.http11 import Request, parse_headers, parse_line
+from websockets.protocol import CONNECTING
+from websockets.protocol import Protocol as SansIOProtocol
+from websockets.server import ServerProtocol
+
+__all__ = ["install", "parse", "read_request"]
+
+
+class RequestError(ValueError):
+    """A request that cannot be read, with the HTTP status that answers it."""
+
+    def __init__(self, status: http.HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def install(protocol: ServerProtocol) -> None:
+    """Replace a new connection's request parser with :func:`parse`."""
+    protocol.parser = parse(protocol)
+    next(protocol.parser)
+
+
+def parse(protocol: ServerProtocol) -> Generator[None]:
+    """Read the request, wait for the handshake's answer, then read frames."""
+    try:
+        request = yield from read_request(protocol.reader.read_line)
+    except RequestError as exc:
+        protocol.handshake_exc = exc
+        response = protocol.reject(
+            exc.status, f"Failed to open a WebSocket connection: {exc}.\n"
+        )
+        # send_response() replaces this parser, which must still yield once:
+        # the caller is inside next() on it.
+        protocol.send_response(response)
+        yield
+        return
+    except Exception as exc:  # EOFError: the client went away mid-request
+        protocol.handshake_exc = exc
+        protocol.send_eof()
+        protocol.parser = protocol.discard()
+        next(protocol.parser)
+        yield
+        return
+    protocol.events.append(request)
+    # Bytes after the request are no frames until a 101 answers it: a body
+    # or a pipelined request must not fail the connection before that.
+    while protocol.state is CONNECTING:
+        yield
+    yield from SansIOProtocol.parse(protocol)
+
+
+def read_request(read_line: Any) -> Generator[None, None, Request]:
+    """Read a request line and headers; :class:`RequestError` says what is wrong.
+
+    ``read_line`` is the connection's ``StreamReader.read_line``, whose
+    signature changed in websockets 15.
+
+    """
+    try:
+        line = yield from parse_line(read_line)
+    except SecurityError as exc:
+        raise RequestError(http.HTTPStatus.REQUEST_URI_TOO_LONG, str(exc)) from exc
+    except ValueError as exc:
+        raise RequestError(http.HTTPStatus.BAD_REQUEST, str(exc)) from exc
+    parts = line.split(b" ")
+    if len(parts) != 3 or not all(parts):
+        raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP request line")
+    raw_method, raw_target, raw_version = parts
+    if raw_version not in (b"HTTP/1.1", b"HTTP/1.0"):
+        raise RequestError(
+            http.HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, "unsupported HTTP version"
+        )
+    if not raw_method.isalpha() or not raw_method.isupper():
+        raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP method")
+    try:
+        target = raw_target.decode("ascii")
+    except UnicodeDecodeError:
+        raise RequestError(
+            http.HTTPStatus.BAD_REQUEST, "request target is not ASCII"
+        ) from None
+    if not target.isprintable():
+        raise RequestError(
+            http.HTTPStatus.BAD_REQUEST, "control character in request target"
+        )
+    try:
+        headers = yield from parse_headers(read_line)
+    except SecurityError as exc:
+        raise RequestError(
+            http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc)
+        ) from exc
+    except ValueError as exc:
+        raise RequestError(http.HTTPStatus.BAD_REQUEST, str(exc)) from exc
+    request = Request(origin_form(target), headers)
+    # Request.method appeared in websockets 15; routing reads it with getattr.
+    request_attributes: dict[str, Any] = vars(request)
+    request_attributes["method"] = raw_method.decode()
+    return request
+
+
+def origin_form(target: str) -> str:
+    """The path and query of a request target; absolute-form becomes origin-form."""
+    if target.startswith("/"):
+        return target
+    url = urllib.parse.urlsplit(target)
+    if url.scheme.lower() in ("http", "https", "ws", "wss") and url.netloc:
+        path = url.path or "/"
+        return f"{path}?{url.query}" if url.query else path
+    return target
