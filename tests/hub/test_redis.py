@@ -32,7 +32,9 @@ async def raw(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]:
 
 
 def _hub(server: RedisServer, namespace: str) -> RedisHub:
-    return Hub.from_url(server.url, namespace=namespace, heartbeat=0.2)
+    hub = Hub.from_url(server.url, namespace=namespace, heartbeat=0.2)
+    assert isinstance(hub, RedisHub)
+    return hub
 
 
 async def test_hubs_exchange_messages(
@@ -151,10 +153,10 @@ async def test_join_requires_start(redis_server: RedisServer, namespace: str) ->
 
 
 def test_invalid_options(redis_server: RedisServer) -> None:
-    """RedisHub rejects an empty namespace and a bad URL when it's created."""
+    """from_url() rejects an empty namespace and an unsupported scheme at once."""
     with pytest.raises(ValueError, match="namespace must not be empty: ''"):
         Hub.from_url(redis_server.url, namespace="")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unsupported hub URL scheme: 'http'"):
         Hub.from_url("http://127.0.0.1/")
 
 

@@ -18,12 +18,19 @@ Example::
             async for message in websocket:
                 await hub.publish("lobby", message)
 
+This package wires its backends: it sits above
+:mod:`~websockets_routes.hub.memory` and :mod:`~websockets_routes.hub.redis`,
+so it registers the URL schemes of :meth:`Hub.from_url` (see
+:mod:`~websockets_routes.hub.backends`) without the in-process hub importing
+the Redis backend.
+
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .backends import register_backends
 from .envelope import Message
 from .exceptions import HubUnavailable, InvalidEnvelope
 from .memory import Hub, Membership
@@ -39,6 +46,8 @@ __all__ = [
     "Message",
     "RedisHub",
 ]
+
+register_backends()
 
 
 def __getattr__(name: str) -> Any:

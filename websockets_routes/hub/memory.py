@@ -6,15 +6,24 @@ connections and delivers messages to them with websockets'
 :func:`~websockets.asyncio.server.broadcast`, which writes to every connection
 without awaiting any of them.
 
+This module doesn't import the Redis backend: the Redis backend imports it,
+never the other way round. :meth:`Hub.from_url` looks the URL's scheme up in
+a table of backends that :func:`register_backend` fills;
+:mod:`websockets_routes.hub.backends`, which sits above this module and the
+Redis backend, registers ``redis://``, ``rediss://`` and ``unix://`` when
+:mod:`websockets_routes.hub` is imported, which Python does before importing
+any of its submodules.
+
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Generator, Iterable, Iterator
+import urllib.parse
+from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import broadcast
@@ -23,14 +32,13 @@ from websockets.frames import CloseCode
 from .envelope import Message
 from .registry import Registry
 
-if TYPE_CHECKING:
-    from .redis import RedisHub
-
 __all__ = [
     "DEFAULT_MAX_BUFFER",
     "SLOW_CLOSE_CODE",
     "Hub",
+    "HubFactory",
     "Membership",
+    "register_backend",
 ]
 
 logger = logging.getLogger("websockets_routes.hub")
@@ -42,6 +50,30 @@ SLOW_CLOSE_CODE = CloseCode.TRY_AGAIN_LATER
 """Close code sent to a connection that doesn't keep up with its messages."""
 
 H = TypeVar("H", bound="Hub")
+
+HubFactory = Callable[..., "Hub"]
+"""Creates a hub from a URL and the keyword arguments of :meth:`Hub.from_url`."""
+
+# URL scheme -> factory of the hub that serves it, filled by register_backend().
+_backends: dict[str, HubFactory] = {}
+
+
+def register_backend(scheme: str, factory: HubFactory) -> None:
+    """Make :meth:`Hub.from_url` create hubs with ``factory`` for a URL scheme.
+
+    Registering a scheme again replaces its factory.
+
+    Args:
+        scheme: URL scheme, like ``"redis"``, in lowercase.
+        factory: Called with the URL and the keyword arguments of
+            :meth:`Hub.from_url`; returns a hub.
+
+    Example::
+
+        register_backend("redis", create_redis_hub)
+
+    """
+    _backends[scheme] = factory
 
 
 class Hub:
@@ -84,18 +116,25 @@ class Hub:
     @classmethod
     def from_url(
         cls, url: str, *, namespace: str = "websockets_routes", **options: Any
-    ) -> RedisHub:
-        """Create a hub that delivers messages across processes through Redis.
+    ) -> Hub:
+        """Create a hub that delivers messages across processes.
+
+        The URL's scheme picks the backend: ``redis://``, ``rediss://`` and
+        ``unix://`` create a :class:`~websockets_routes.hub.redis.RedisHub`.
 
         Args:
-            url: Redis URL, like ``redis://127.0.0.1:6379/0``.
-            namespace: Prefix of Redis channels and keys; applications that
-                share a Redis use different namespaces.
-            options: Other arguments of
+            url: URL of the backend, like ``redis://127.0.0.1:6379/0``.
+            namespace: Prefix of the backend's channels and keys; applications
+                that share a backend use different namespaces.
+            options: Other arguments of the backend, like ``max_buffer`` and
+                ``heartbeat`` for
                 :class:`~websockets_routes.hub.redis.RedisHub`.
 
         Raises:
-            ImportError: If redis-py isn't installed.
+            ValueError: If no backend serves the URL's scheme, or if the URL
+                or an option is invalid.
+            ImportError: If the backend's dependency, like redis-py, isn't
+                installed.
 
         Example::
 
@@ -104,9 +143,11 @@ class Hub:
                 ...
 
         """
-        from .redis import RedisHub
-
-        return RedisHub(url, namespace=namespace, **options)
+        scheme = urllib.parse.urlsplit(url).scheme
+        factory = _backends.get(scheme)
+        if factory is None:
+            raise ValueError(f"unsupported hub URL scheme: {scheme!r}")
+        return factory(url, namespace=namespace, **options)
 
     async def __aenter__(self: H) -> H:
         await self.start()
