@@ -257,3 +257,174 @@ def test_dispatch_raises_each_refusal() -> None:
     with pytest.raises(ViewFailed, match="routing failed: /broken") as info:
         router.dispatch("/broken")
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+async def one_argument(ws: Any) -> None:
+    pass  # pragma: no cover
+
+
+async def with_extras(ws: Any, path: Any, *args: Any, flag: bool = False) -> None:
+    pass  # pragma: no cover
+
+
+async def star_args(*args: Any) -> None:
+    pass  # pragma: no cover
+
+
+class BoundHandler:
+    async def handler(self, ws: Any, path: Any) -> None:
+        pass  # pragma: no cover
+
+
+class OneArgumentHandle:
+    async def handle(self, ws: Any) -> None:
+        pass  # pragma: no cover
+
+
+class OneArgumentHook:
+    def process_request(self, path: Any) -> None:
+        pass  # pragma: no cover
+
+
+class KeywordOnlyHook:
+    def process_request(self, path: Any, *, headers: Any) -> None:
+        pass  # pragma: no cover
+
+
+class StaticAndClassMethods:
+    @staticmethod
+    async def handle(ws: Any, path: Any) -> None:
+        pass  # pragma: no cover
+
+    @classmethod
+    def process_request(cls, path: Any, headers: Any) -> None:
+        pass  # pragma: no cover
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        (one_argument, r"handler must take \(ws, path\): <function one_argument"),
+        (OneArgumentHandle, r"handle must take \(ws, path\): <class"),
+        (OneArgumentHook, r"process_request must take \(path, headers\): <class"),
+        (KeywordOnlyHook, r"process_request must take \(path, headers\): <class"),
+    ],
+)
+def test_handler_signature_is_checked(endpoint: Any, message: str) -> None:
+    """A handler or hook that cannot take its arguments fails at registration."""
+    with pytest.raises(InvalidRoute, match=message):
+        Router().route("/x")(endpoint)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [with_extras, star_args, BoundHandler().handler, StaticAndClassMethods],
+    ids=["extras", "star-args", "bound-method", "static-and-class-methods"],
+)
+def test_handler_signature_allows_extras(endpoint: Any) -> None:
+    """*args, defaults, bound methods and static or class methods are accepted."""
+    assert Router().route("/x")(endpoint) is endpoint
+
+
+def test_http_endpoint_signature_is_checked() -> None:
+    """An HTTP endpoint that cannot take (path, headers) fails at registration."""
+    with pytest.raises(
+        InvalidRoute, match=r"http endpoint must take \(path, headers\)"
+    ):
+        Router().http("/x")(one_argument)
+
+
+def test_route_without_parentheses() -> None:
+    """@router.route without parentheses fails and says how to write it."""
+    router = Router()
+    with pytest.raises(TypeError, match=r"write @router\.route\('/path'\)"):
+        router.route(with_extras)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"write @router\.http\('/path'\)"):
+        router.http(with_extras)  # type: ignore[arg-type]
+    assert router.routes == []
+
+
+@pytest.mark.parametrize("pattern", ["/a?b=1", "/a#top", "/{x}/?"])
+def test_pattern_with_query_or_fragment(pattern: str) -> None:
+    """A pattern with ? or # in its text, which never matches, fails."""
+    with pytest.raises(InvalidRoute, match="pattern must not contain"):
+        Router().route(pattern)(with_extras)
+
+
+def test_question_mark_inside_requirement_is_fine() -> None:
+    """A ? inside a parameter's regex is no query string."""
+    router = Router()
+    router.route(r"/n/{n:\d+?}")(with_extras)
+    found = router.match("/n/12")
+    assert found is not None and found.params == {"n": "12"}
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "message"),
+    [
+        (5, TypeError, "route name must be str, not int: 5"),
+        (b"x", TypeError, "route name must be str, not bytes: b'x'"),
+        ("", InvalidRoute, "route name must not be empty"),
+    ],
+)
+def test_bad_route_name(name: Any, error: type[Exception], message: str) -> None:
+    """A route name that is not a non-empty str fails at registration."""
+    with pytest.raises(error, match=message):
+        Router().route("/x", name=name)(with_extras)
+
+
+def test_bytes_pattern_and_path() -> None:
+    """bytes patterns and paths fail with a TypeError that says so."""
+    router = Router()
+    with pytest.raises(TypeError, match="pattern must be str, not bytes: b'/x'"):
+        router.route(b"/x")(with_extras)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="pattern must be str, not bytes: b'/y'"):
+        router.add_route(b"/y", with_extras)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="path must be str, not bytes: b'/x'"):
+        router.match(b"/x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="path must be str, not bytes: b'/x'"):
+        router.resolve(b"/x")  # type: ignore[arg-type]
+
+
+def test_redirect_target_must_be_served() -> None:
+    """A redirect to a path that no route serves fails at registration."""
+    router = Router()
+    with pytest.raises(InvalidRoute, match="redirect target matches no route: '/new'"):
+        router.redirect("/old", "/new")
+    router.route("/new/{id:int}")(with_extras)
+    router.redirect("/old/{id}", "/new/{id}")
+    with pytest.raises(InvalidRoute, match="redirect target matches no route"):
+        router.redirect("/older/{id}", "/newer/{id}")
+    with pytest.raises(TypeError, match="redirect target must be str: b'/new'"):
+        router.redirect("/o", b"/new")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "methods", ["GET", ["get"], [], ["GET", 1], ["G E T"]], ids=repr
+)
+def test_bad_http_methods(methods: Any) -> None:
+    """HTTP methods must be a non-empty list of upper-case method names."""
+    with pytest.raises(InvalidRoute, match="methods must"):
+        Router().http("/x", methods=methods)
+
+
+def test_http_methods_add_head_to_get() -> None:
+    """An endpoint that serves GET serves HEAD too."""
+    router = Router()
+
+    @router.http("/a", methods=["GET", "POST"])
+    async def a(path: Any, headers: Any) -> str:
+        return ""  # pragma: no cover
+
+    assert router.routes[0].methods == ("GET", "POST", "HEAD")
+
+
+def test_allow_unmatched_subprotocols_contradicts_require() -> None:
+    """allow_unmatched_subprotocols and require_subprotocol exclude each other."""
+    with pytest.raises(InvalidRoute, match="contradicts require_subprotocol"):
+        Router().route(
+            "/x",
+            subprotocols=["v1"],
+            require_subprotocol=True,
+            allow_unmatched_subprotocols=True,
+        )(with_extras)
