@@ -6,9 +6,10 @@ import datetime
 import uuid
 from typing import Any
 
+import pytest
 import websockets
 
-from websockets_routes import Converter, RoutedPath, Router
+from websockets_routes import BuildError, Converter, RoutedPath, Router
 
 from support import closed_with, status_of, url_of
 
@@ -90,3 +91,42 @@ async def test_non_converting_value_is_4040_under_handle() -> None:
     router.route("/day/{d:date}")(handler)
     async with websockets.serve(router.handle, "127.0.0.1", 0) as server:
         assert (await closed_with(url_of(server, "/day/2026-13-45")))[0] == 4040
+
+
+class BadDate:
+    """A date-like value whose ISO format is no date."""
+
+    def isoformat(self) -> str:
+        return "2026-13-45"
+
+
+class NumberConverter(Converter):
+    """A converter whose to_url breaks its contract: it returns no text."""
+
+    def to_url(self, value: Any) -> Any:
+        return value
+
+
+def test_converter_failure_is_build_error() -> None:
+    """What a converter raises in to_url becomes a BuildError, with it as cause."""
+    with pytest.raises(BuildError) as raised:
+        make_router().url_for("day", d="2026-01-02")
+    assert str(raised.value) == (
+        "value does not fit parameter 'd' of route 'day': '2026-01-02'"
+    )
+    assert isinstance(raised.value.__cause__, AttributeError)
+
+
+def test_text_the_converter_rejects_is_build_error() -> None:
+    """url_for refuses text that the converter's to_python would reject."""
+    with pytest.raises(BuildError, match="parameter 'd' of route 'day'") as raised:
+        make_router().url_for("day", d=BadDate())
+    assert isinstance(raised.value.__cause__, ValueError)
+
+
+def test_converter_returning_no_text_is_build_error() -> None:
+    """url_for refuses a value that to_url does not turn into a str."""
+    router = Router(converters={"number": NumberConverter()})
+    router.route("/n/{x:number}", name="n")(handler)
+    with pytest.raises(BuildError, match=r"parameter 'x' of route 'n': 5$"):
+        router.url_for("n", x=5)

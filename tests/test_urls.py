@@ -73,15 +73,127 @@ def test_url_for_query() -> None:
         ("thing", {}, "missing parameter for route 'thing': 'id'"),
         ("thing", {"id": "1", "x": 2}, "unexpected parameter for route 'thing': 'x'"),
         ("two_digits", {"n": "123"}, "value does not fit parameter 'n' of route"),
-        ("user", {"uid": "abc"}, "invalid literal for int"),
+        ("user", {"uid": "abc"}, "value does not fit parameter 'uid' of route 'user'"),
         ("thing", {"id": ""}, "value does not fit parameter 'id' of route 'thing': ''"),
         ("clock", {"tz": "CET"}, "unexpected parameter for route 'clock': 'tz'"),
     ],
 )
 def test_url_for_errors(name: str, params: dict[str, Any], message: str) -> None:
     """url_for names what it cannot build."""
-    with pytest.raises((BuildError, ValueError), match=message):
+    with pytest.raises(BuildError, match=message):
         make_router().url_for(name, **params)
+
+
+SURROGATE = "\ud800"
+
+
+class Unprintable:
+    """A value whose str() fails."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+BAD_VALUES = [
+    # A converter refuses the value.
+    ("/i/{x:int}", {"x": 1.5}, "x", TypeError),
+    ("/i/{x:int}", {"x": True}, "x", TypeError),
+    ("/i/{x:int}", {"x": "abc"}, "x", ValueError),
+    ("/i/{x:int}", {"x": "1.5"}, "x", ValueError),
+    ("/i/{x:int}", {"x": -1}, "x", ValueError),
+    ("/i/{x:int}", {"x": 10**5000}, "x", ValueError),
+    ("/f/{x:float}", {"x": float("nan")}, "x", ValueError),
+    ("/f/{x:float}", {"x": float("inf")}, "x", ValueError),
+    ("/f/{x:float}", {"x": -1.5}, "x", ValueError),
+    ("/f/{x:float}", {"x": 2**53 + 1}, "x", ValueError),
+    ("/f/{x:float}", {"x": 10**400}, "x", OverflowError),
+    ("/f/{x:float}", {"x": "1e5"}, "x", ValueError),
+    ("/f/{x:float}", {"x": False}, "x", TypeError),
+    ("/u/{x:uuid}", {"x": object()}, "x", TypeError),
+    ("/u/{x:uuid}", {"x": "not-a-uuid"}, "x", ValueError),
+    ("/s/{x}", {"x": Unprintable()}, "x", RuntimeError),
+    # The value cannot be percent-encoded.
+    ("/s/{x}", {"x": SURROGATE}, "x", UnicodeEncodeError),
+    ("/p/{x:path}", {"x": "a/" + SURROGATE}, "x", UnicodeEncodeError),
+    # There is no value.
+    ("/s/{x}", {"x": None}, "x", None),
+    ("/s/{x}", {"x": ""}, "x", None),
+    # The value breaks the requirement.
+    (r"/n/{x:\d{3}}", {"x": "1234"}, "x", None),
+    # The value would not come back from the path.
+    ("/{name}.{ext}", {"name": "report.final", "ext": "pdf"}, "name", None),
+    ("/t/{a}-{b}", {"a": "x-y", "b": "z"}, "a", None),
+    ("/d/{x}{.format}", {"x": "a.b"}, "x", None),
+    ("/d/{x}{.format}", {"x": "a.b", "format": None}, "x", None),
+    ("/d/{x}{.format}", {"x": "a", "format": "tar.gz"}, "format", None),
+]
+
+
+@pytest.mark.parametrize(("pattern", "params", "name", "cause"), BAD_VALUES)
+def test_url_for_bad_value(
+    pattern: str, params: dict[str, Any], name: str, cause: type[Exception] | None
+) -> None:
+    """A value that cannot be built raises BuildError naming route, parameter, value."""
+    router = Router()
+    router.route(pattern, name="r")(handler)
+    with pytest.raises(BuildError) as raised:
+        router.url_for("r", **params)
+    message = f"value does not fit parameter {name!r} of route 'r': "
+    if isinstance(params[name], int) and params[name] > 10**100:
+        assert str(raised.value).startswith(message)  # the value is shortened
+    else:
+        assert str(raised.value) == message + repr(params[name])
+    if cause is None:
+        assert raised.value.__cause__ is None
+    else:
+        assert isinstance(raised.value.__cause__, cause)
+
+
+@pytest.mark.parametrize(
+    ("query", "cause"),
+    [(5, TypeError), ("ab", TypeError), ({"a": SURROGATE}, UnicodeEncodeError)],
+)
+def test_url_for_bad_query(query: Any, cause: type[Exception]) -> None:
+    """A query that cannot be encoded raises BuildError naming route and query."""
+    with pytest.raises(BuildError) as raised:
+        make_router().url_for("thing", id="1", _query=query)
+    assert str(raised.value) == f"bad query for route 'thing': {query!r}"
+    assert isinstance(raised.value.__cause__, cause)
+
+
+def test_url_for_typed_values() -> None:
+    """Typed parameters take their own type or text of it, and round-trip exactly."""
+    router = Router()
+    router.route("/i/{x:int}", name="int")(handler)
+    router.route("/f/{x:float}", name="float")(handler)
+    router.route("/u/{x:uuid}", name="uuid")(handler)
+    oid = uuid.UUID(int=10)
+    for name, value, built, param in [
+        ("int", 42, "/i/42", 42),
+        ("int", "007", "/i/7", 7),
+        ("float", 1e20, "/f/100000000000000000000.0", 1e20),
+        ("float", 1e-05, "/f/0.00001", 1e-05),
+        ("float", 3, "/f/3.0", 3.0),
+        ("float", -0.0, "/f/0.0", 0.0),
+        ("float", "1.50", "/f/1.50", 1.5),
+        ("uuid", oid, f"/u/{oid}", oid),
+        ("uuid", oid.hex.upper(), f"/u/{oid}", oid),
+    ]:
+        assert router.url_for(name, x=value) == built
+        found = router.match(built)
+        assert found is not None and found.params == {"x": param}
+
+
+def test_url_for_optional_format() -> None:
+    """An optional {.format} is left out when missing or None."""
+    router = Router()
+    router.route("/d/{x}{.format}", name="doc")(handler)
+    assert router.url_for("doc", x="a") == "/d/a"
+    assert router.url_for("doc", x="a", format=None) == "/d/a"
+    assert router.url_for("doc", x="a", format="json") == "/d/a.json"
+    assert router.url_for("doc", x="a.b", format="json") == "/d/a.b.json"
+    found = router.match("/d/a.b.json")
+    assert found is not None and found.params == {"x": "a.b", "format": "json"}
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
@@ -100,8 +212,9 @@ async def test_redirect_is_followed(status: int) -> None:
 def test_redirect_in_routes() -> None:
     """A redirect is listed as a route of kind 'redirect'."""
     router = Router()
+    target = router.add_route("/thing/", handler)
     route = router.redirect("/", "/thing/", status=302, name="home")
-    assert router.routes == [route]
+    assert router.routes == [target, route]
     assert (route.kind, route.endpoint, route.options) == (
         "redirect",
         "/thing/",

@@ -12,7 +12,11 @@ The family, all subclasses of :exc:`RoutingError`:
 * :exc:`ViewFailed`: a converter, a view class or a view's hook raised; the
   error is logged and is the exception's ``__cause__``; servers answer with
   HTTP 500 or close code 1011.
-* :exc:`BuildError`: :meth:`Router.url_for` cannot build a path.
+* :exc:`BuildError`: :meth:`Router.url_for` cannot build a path: the name
+  is unknown, a parameter is missing or unexpected, a value is refused by
+  its converter, cannot be percent-encoded, breaks the route's requirement
+  or would not match back as the same value, or the query cannot be encoded.
+  Whatever the converter or the encoder raised is the ``__cause__``.
 * :exc:`~websockets_routes.hub.HubUnavailable` and
   :exc:`~websockets_routes.hub.InvalidEnvelope`, in :mod:`websockets_routes.hub`:
   the hub cannot reach Redis, or read a message that is not its own.
@@ -55,4 +59,9 @@ class ViewFailed(RoutingError):
 
 
 class BuildError(RoutingError, LookupError):
-    """A path cannot be built for a route."""
+    """A path cannot be built for a route.
+
+    The message names the route, the parameter and, last, the value:
+    ``value does not fit parameter 'id' of route 'user': 1.5``.
+
+    """
