@@ -11,7 +11,7 @@ Run ``python examples/server.py`` and open http://127.0.0.1:8765/ (add
 * ``/chat``: redirects to ``/rooms/lobby``.
 
 With ``--redis redis://127.0.0.1:6379/0``, rooms span every process started
-that way (run several on different ports).
+that way (run several on different ports); it needs the ``[redis]`` extra.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import logging
 import pathlib
+import sys
 from typing import Any
 
 from websockets.datastructures import Headers
@@ -28,6 +29,11 @@ import websockets_routes
 from websockets_routes.hub import Hub
 
 PAGE = (pathlib.Path(__file__).parent / "chat.html").read_bytes()
+
+# The package index serves the unrelated 0.2 until this version is released.
+REDIS_MISSING = (
+    "error: --redis requires the [redis] extra: pip install -e '.[redis]' in the clone"
+)
 
 router = websockets_routes.Router()
 hub = Hub()
@@ -69,10 +75,26 @@ async def echo(ws: Any, path: websockets_routes.RoutedPath) -> None:
 router.redirect("/chat", "/rooms/lobby", status=302)
 
 
+def redis_missing(exc: BaseException | None) -> bool:
+    """Tell whether exc, or an error that caused it, is redis-py not installed."""
+    while exc is not None:
+        name = exc.name if isinstance(exc, ModuleNotFoundError) else None
+        if name is not None and name.partition(".")[0] == "redis":
+            return True
+        exc = exc.__cause__
+    return False
+
+
 async def main(host: str, port: int, redis: str | None) -> None:
     global hub
     if redis is not None:
-        hub = Hub.from_url(redis, namespace="demo")
+        try:
+            hub = Hub.from_url(redis, namespace="demo")
+        except ImportError as exc:
+            if not redis_missing(exc):
+                raise
+            print(REDIS_MISSING, file=sys.stderr)
+            sys.exit(2)
     async with hub, router.serve(host, port) as server:
         bound = server.sockets[0].getsockname()[1]
         print(f"open http://{host}:{bound}/ in a browser", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import re
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 
@@ -53,3 +54,38 @@ async def test_demo_room(demo: int) -> None:
             assert await alice.recv() == "bob: hi"
             assert await bob.recv() == "bob: hi"
         assert await alice.recv() == "bob left"
+
+
+# Runs the demo with redis-py unimportable, as if it were not installed: a
+# finder ahead of the others fails every import of redis the way Python does.
+WITHOUT_REDIS = """
+import runpy, sys
+
+class BlockRedis:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "redis":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, BlockRedis())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_demo_redis_without_extra() -> None:
+    """The demo's --redis without redis-py names the extra to install and exits 2."""
+    args = [DEMO, "--port", "0", "--redis", "redis://127.0.0.1:1/0"]
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_REDIS, *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr == (
+        "error: --redis requires the [redis] extra: "
+        "pip install -e '.[redis]' in the clone\n"
+    )
+    assert result.stdout == ""
