@@ -172,3 +172,62 @@ async def test_included_routes_keep_options_and_hooks() -> None:
             await ws.wait_closed()
             assert ws.protocol.close_rcvd is not None
             assert ws.protocol.close_rcvd.code == CloseCode.MESSAGE_TOO_BIG
+
+
+async def test_unmatched_subprotocol_offer_is_refused() -> None:
+    """An offer of subprotocols that the route does not speak gets HTTP 400."""
+    async with make_router().serve("127.0.0.1", 0) as server:
+        refusal = await status_of(url_of(server, "/chat"), subprotocols=["other"])
+        response = refusal.response
+        assert response.status_code == 400
+        assert response.body == (
+            b"Failed to open a WebSocket connection: no subprotocol offered is "
+            b"supported by this route; supported: chat.v2, chat.v1.\n"
+        )
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert response.headers["Content-Length"] == str(len(response.body))
+        refusal = await status_of(url_of(server, "/plain"), subprotocols=["chat.v1"])
+        assert refusal.response.status_code == 400
+        assert refusal.response.body.endswith(b"supported: none.\n")
+
+
+async def test_unmatched_subprotocol_offer_accepted_on_opt_in() -> None:
+    """A route that opts in accepts an unmatched offer, with no subprotocol."""
+    router = Router()
+    router.route("/lax", subprotocols=["v1"], allow_unmatched_subprotocols=True)(
+        negotiated
+    )
+    router.route("/any", allow_unmatched_subprotocols=True)(negotiated)
+    async with router.serve("127.0.0.1", 0) as server:
+        for path in ("/lax", "/any"):
+            async with websockets.connect(
+                url_of(server, path), subprotocols=["other"]
+            ) as ws:
+                assert ws.subprotocol is None
+                assert await ws.recv() == "None"
+
+
+async def test_server_select_subprotocol_decides_for_plain_routes() -> None:
+    """A select_subprotocol given to serve() decides for routes without options."""
+    router = Router()
+    router.route("/plain")(negotiated)
+    async with router.serve(
+        "127.0.0.1", 0, select_subprotocol=lambda connection, offered: offered[0]
+    ) as server:
+        async with websockets.connect(
+            url_of(server, "/plain"), subprotocols=["mine"]
+        ) as ws:
+            assert ws.subprotocol == "mine"
+
+
+async def test_server_subprotocols_serve_plain_routes() -> None:
+    """subprotocols given to serve() are those of routes that set none."""
+    router = Router()
+    router.route("/plain")(negotiated)
+    async with router.serve("127.0.0.1", 0, subprotocols=["s1"]) as server:
+        async with websockets.connect(
+            url_of(server, "/plain"), subprotocols=["s1"]
+        ) as ws:
+            assert ws.subprotocol == "s1"
+        refusal = await status_of(url_of(server, "/plain"), subprotocols=["s2"])
+        assert refusal.response.body.endswith(b"supported: s1.\n")

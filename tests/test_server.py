@@ -101,7 +101,7 @@ async def test_serve_bad_path() -> None:
     async with make_router().serve("127.0.0.1", 0) as server:
         refusal = await status_of(url_of(server, "/thing/%ff"))
     assert refusal.response.status_code == 400
-    assert b"invalid UTF-8 in path parameter" in refusal.response.body
+    assert b"invalid UTF-8 in request path" in refusal.response.body
 
 
 async def test_serve_view_hook_and_context() -> None:

@@ -135,3 +135,98 @@ def test_routes_kinds() -> None:
     assert kinds["/healthz"] == "http"
     assert kinds["/ws"] == "websocket"
     assert kinds["/old"] == "redirect"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("no such item\n", "text/plain; charset=utf-8"),
+        (b"no such item\n", "text/plain; charset=utf-8"),
+        (b"\xff\xfe", "application/octet-stream"),
+    ],
+    ids=["str", "utf-8-bytes", "binary"],
+)
+async def test_tuple_answer_gets_a_content_type(
+    body: str | bytes, content_type: str
+) -> None:
+    """A hook's tuple answer without Content-Type gets one, and its length."""
+    router = Router()
+
+    @router.route("/item")
+    class Item:
+        def process_request(self, path: RoutedPath, headers: Headers) -> Any:
+            return 404, [], body
+
+    async with router.serve("127.0.0.1", 0) as server:
+        refusal = await status_of(url_of(server, "/item"))
+    response = refusal.response
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == content_type
+    assert response.headers["Content-Length"] == str(len(response.body))
+
+
+async def test_tuple_answer_keeps_its_content_type() -> None:
+    """A hook's own Content-Type is kept."""
+    router = Router()
+
+    @router.route("/item")
+    class Item:
+        def process_request(self, path: RoutedPath, headers: Headers) -> Any:
+            return 403, [("Content-Type", "application/json")], '{"error": 1}'
+
+    async with router.serve("127.0.0.1", 0) as server:
+        refusal = await status_of(url_of(server, "/item"))
+    assert refusal.response.headers["Content-Type"] == "application/json"
+
+
+async def test_bad_path_is_not_echoed() -> None:
+    """A path that cannot be decoded gets HTTP 400 without the path's text."""
+    router = Router()
+
+    @router.route("/thing/{id}")
+    async def thing(ws: Any, path: RoutedPath) -> None:
+        pass  # pragma: no cover
+
+    async with router.serve("127.0.0.1", 0) as server:
+        status, headers, body = await http_get(server, "/thing/%FF%3Cscript%3E<b>")
+    assert status == 400
+    assert b"script" not in body and b"<b>" not in body
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
+def absolute_router() -> Router:
+    router = Router()
+
+    @router.route("/new/{id}")
+    async def new(ws: Any, path: RoutedPath) -> None:
+        await ws.send(f"new {path.params['id']}")
+
+    @router.http("/page")
+    async def page(path: RoutedPath, headers: Headers) -> str:
+        return "page\n"
+
+    router.redirect("/old/{id}", "/new/{id}", absolute=True)
+    router.redirect("/old-page", "/page", absolute=True, status=302)
+    return router
+
+
+async def test_absolute_redirect() -> None:
+    """An absolute redirect builds ws:// (or http://) from the Host header."""
+    async with absolute_router().serve("127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        _, headers, _ = await http_get(server, "/old/7?x=1", {"Upgrade": "websocket"})
+        assert headers["Location"] == f"ws://127.0.0.1:{port}/new/7?x=1"
+        async with websockets.connect(url_of(server, "/old/8")) as ws:
+            assert await ws.recv() == "new 8"
+        status, headers, _ = await http_get(server, "/old-page")
+        assert status == 302
+        assert headers["Location"] == f"http://127.0.0.1:{port}/page"
+
+
+@pytest.mark.parametrize("host", ["", "evil.example/path", "a b", "user@host"])
+async def test_absolute_redirect_refuses_bad_host(host: str) -> None:
+    """An absolute redirect answers 400 to a missing or malformed Host header."""
+    async with absolute_router().serve("127.0.0.1", 0) as server:
+        status, headers, body = await http_get(server, "/old-page", {"Host": host})
+    assert status == 400 and b"invalid Host header" in body
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"

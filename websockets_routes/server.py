@@ -198,8 +198,16 @@ class Protocol(ServerConnection):
         return self.respond(http.HTTPStatus.NOT_FOUND, "No route for this path.\n")
 
     def bad_request(self, request: Request, exc: InvalidPath) -> Response:
-        """Answer a request whose path cannot be decoded: HTTP 400."""
-        return self.respond(http.HTTPStatus.BAD_REQUEST, f"{exc}\n")
+        """Answer a request whose path cannot be decoded: HTTP 400.
+
+        The answer does not echo the path: request text never goes back
+        to the client.
+
+        """
+        return self.respond(
+            http.HTTPStatus.BAD_REQUEST,
+            "Failed to open a WebSocket connection: invalid UTF-8 in request path.\n",
+        )
 
     def server_error(self, request: Request, exc: ViewFailed) -> Response:
         """Answer a request whose converter, view class or hook raised: HTTP 500."""
