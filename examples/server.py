@@ -96,7 +96,8 @@ async def main(host: str, port: int, redis: str | None) -> None:
             print(REDIS_MISSING, file=sys.stderr)
             sys.exit(2)
     async with hub, router.serve(host, port) as server:
-        bound = server.sockets[0].getsockname()[1]
+        # websockets 14 types sockets as an Iterable, not a list.
+        bound = next(iter(server.sockets)).getsockname()[1]
         print(f"open http://{host}:{bound}/ in a browser", flush=True)
         await server.serve_forever()
 

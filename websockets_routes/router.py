@@ -149,7 +149,8 @@ class BaseRouter:
     """A table of routes for a websockets server, with no I/O.
 
     :class:`websockets_routes.Router` is this class with ``serve()`` and
-    ``handle()``; use that one.
+    ``handle()``; use that one. A server adapter of your own can take a
+    ``BaseRouter`` and call :meth:`dispatch`.
 
     Args:
         converters: Converters for typed parameters, added to the built-in
@@ -157,14 +158,9 @@ class BaseRouter:
 
     Example::
 
-        router = Router()
-
-        @router.route("/thing/{id}")
-        async def thing_detail(ws, path):
-            await ws.send(path.params["id"])
-
-        async with router.serve("127.0.0.1", 8765) as server:
-            await server.serve_forever()
+        router = BaseRouter()
+        router.add_route("/thing/{id}", thing_detail)
+        dispatch = router.dispatch("/thing/42")
 
     """
 
