@@ -68,7 +68,11 @@ class Protocol(WebSocketServerProtocol):
             return self.server_error(path, exc)
         if answer is None:
             return None
-        return http.HTTPStatus(answer.status_code), answer.headers, bytes(answer.body)
+        return (
+            http.HTTPStatus(answer.status_code),
+            answer.headers,
+            bytes(answer.body or b""),
+        )
 
     def not_found(self, path: str) -> HTTPResponse:
         """Answer a request that no route matches: HTTP 404."""

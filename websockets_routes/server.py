@@ -325,7 +325,11 @@ def unix_serve(
 ) -> Serving:
     """Implement :meth:`Router.unix_serve`."""
     options = _options(router, process_request, create_connection, kwargs)
-    return websockets_unix_serve(router.handle, path, **options, **kwargs)
+    # websockets 14 types unix_serve() as an Awaitable[Server] although it
+    # returns what serve() returns.
+    return cast(
+        Serving, websockets_unix_serve(router.handle, path, **options, **kwargs)
+    )
 
 
 def _options(
