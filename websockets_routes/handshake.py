@@ -55,23 +55,29 @@ def install(protocol: ServerProtocol) -> None:
 
 def parse(protocol: ServerProtocol) -> Generator[None]:
     """Read the request, wait for the handshake's answer, then read frames."""
+    # handshake_exc stays unset: websockets before 17 logs it as an error with
+    # a traceback, and a client that goes away or sends garbage must not fill
+    # the error log; websockets logs the answer itself.
     try:
         request = yield from read_request(protocol.reader.read_line)
-    except RequestError as exc:
-        protocol.handshake_exc = exc
+    except EOFError:  # the client went away before its request was whole
+        protocol.send_eof()
+        protocol.parser = protocol.discard()
+        next(protocol.parser)
+        yield
+        return
+    except Exception as exc:
+        if isinstance(exc, RequestError):
+            status, text = exc.status, str(exc)
+        else:  # pragma: no cover - read_request raises RequestError
+            protocol.logger.debug("! invalid HTTP request", exc_info=True)
+            status, text = http.HTTPStatus.BAD_REQUEST, "invalid HTTP request"
         response = protocol.reject(
-            exc.status, f"Failed to open a WebSocket connection: {exc}.\n"
+            status, f"Failed to open a WebSocket connection: {text}.\n"
         )
         # send_response() replaces this parser, which must still yield once:
         # the caller is inside next() on it.
         protocol.send_response(response)
-        yield
-        return
-    except Exception as exc:  # EOFError: the client went away mid-request
-        protocol.handshake_exc = exc
-        protocol.send_eof()
-        protocol.parser = protocol.discard()
-        next(protocol.parser)
         yield
         return
     protocol.events.append(request)

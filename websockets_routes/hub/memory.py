@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import urllib.parse
 from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
@@ -143,7 +142,8 @@ class Hub:
                 ...
 
         """
-        scheme = urllib.parse.urlsplit(url).scheme
+        # Not urlsplit(): Python 3.10 reads "host:port" as a scheme.
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
         factory = _backends.get(scheme)
         if factory is None:
             raise ValueError(f"unsupported hub URL scheme: {scheme!r}")
