@@ -89,6 +89,7 @@ PREAMBLES: dict[str, str] = {
     "Sub-routers": ROUTER,
     "HTTP endpoints": ROUTER,
     "Per-route options": ROUTER,
+    "Typed receives": ROUTER,
     "Introspection": ROUTER,
     "Migrating from websockets-routes 0.2": ROUTER,
 }

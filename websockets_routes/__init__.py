@@ -15,16 +15,19 @@ Example::
 from __future__ import annotations
 
 from .converters import Converter
+from .endpoint import Endpoint, on
 from .exceptions import (
     BuildError,
     DuplicateRouteName,
     InvalidPath,
     InvalidRoute,
+    MessageError,
     RouteNotFound,
     RoutingError,
     ViewFailed,
 )
 from .hub import Hub, HubUnavailable
+from .messages import expect, pair, receive
 from .path import RoutedPath
 from .router import BaseRouter, Dispatch
 from .server import BAD_REQUEST, NOT_FOUND, Protocol, Router
@@ -40,10 +43,12 @@ __all__ = [
     "Converter",
     "Dispatch",
     "DuplicateRouteName",
+    "Endpoint",
     "Hub",
     "HubUnavailable",
     "InvalidPath",
     "InvalidRoute",
+    "MessageError",
     "Protocol",
     "Route",
     "RouteNotFound",
@@ -51,4 +56,8 @@ __all__ = [
     "Router",
     "RoutingError",
     "ViewFailed",
+    "expect",
+    "on",
+    "pair",
+    "receive",
 ]

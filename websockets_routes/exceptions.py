@@ -30,6 +30,7 @@ __all__ = [
     "DuplicateRouteName",
     "InvalidPath",
     "InvalidRoute",
+    "MessageError",
     "RoutingError",
 ]
 
@@ -63,5 +64,22 @@ class BuildError(RoutingError, LookupError):
 
     The message names the route, the parameter and, last, the value:
     ``value does not fit parameter 'id' of route 'user': 1.5``.
+
+    """
+
+
+class MessageError(RoutingError):
+    """A message cannot be handled; an :class:`~websockets_routes.Endpoint` replies.
+
+    Raised in an ``@on`` handler, it sends the error reply ``{"type":
+    "error", "id": ..., "message": str(exc)}`` and keeps the connection
+    open. :func:`~websockets_routes.expect` raises it too.
+
+    Example::
+
+        @on("chat.send")
+        async def send(self, ws, path, message):
+            if not message["text"]:
+                raise MessageError("text must not be empty")
 
     """

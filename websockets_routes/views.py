@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
+from .endpoint import Endpoint
 from .exceptions import InvalidRoute
 from .path import RoutedPath
 
@@ -175,6 +176,8 @@ def make_view(endpoint: Any) -> Callable[[], Any]:
         inspect.signature(endpoint).bind()
     except (TypeError, ValueError) as exc:
         raise InvalidRoute(f"view class must take no arguments: {endpoint!r}") from exc
+    if issubclass(endpoint, Endpoint):
+        endpoint.prepare()
     return endpoint
 
 
