@@ -8,6 +8,12 @@ The network benchmarks compare three subjects serving the same handler:
 * ``route``: websockets' own :func:`websockets.asyncio.router.route` with the
   equivalent 1,000 werkzeug rules ``/r0/<id>`` ... ``/r999/<id>``.
 
+``benchmarks/endpoint.py`` runs ``ours`` with one route and the ``chat``
+handlers instead: a hand-written JSON loop (:data:`HANDLERS`) and
+:class:`websockets_routes.Endpoint` classes with and without payload
+validation (:data:`VIEWS`, built in the server process only, because they
+need the optional validation libraries).
+
 Each subject runs in its own process (:class:`ServerProcess`), which answers
 ``stats`` on its stdin with its CPU time, memory and open connections. The
 clients speak HTTP/1.1 and WebSocket frames over plain sockets, so that they
@@ -28,6 +34,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import dataclasses
+import functools
 import gc
 import json
 import os
@@ -40,7 +48,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -51,9 +59,11 @@ from common import Row
 __all__ = [
     "HANDLERS",
     "LABELS",
+    "VIEWS",
     "ServerProcess",
     "close_connections",
     "echo",
+    "exchange",
     "generate",
     "last_path",
     "open_connections",
@@ -100,12 +110,16 @@ def take_turns(
     rounds: int,
     routes: int,
     unit: str,
+    start: Callable[[str], ServerProcess] | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Measure each subject's server in turn, round after round.
 
     Each subject goes first in turn, so that drift hits them alike.
     ``measure(server, warm_up)`` returns a rate and server CPU µs per unit;
-    it is called once per subject with ``warm_up=True`` first.
+    it is called once per subject with ``warm_up=True`` first. ``start``
+    builds a subject's server, when the subjects are more than
+    ``ServerProcess(subject, handler, routes=routes)``: then ``subjects``
+    are only names, and ``handler`` and ``routes`` are unused.
 
     Returns:
         The rates and the CPU times, per subject, one value per round.
@@ -114,10 +128,9 @@ def take_turns(
     rates: dict[str, list[float]] = {subject: [] for subject in subjects}
     cpus: dict[str, list[float]] = {subject: [] for subject in subjects}
     with ExitStack() as stack:
-        servers = {
-            subject: stack.enter_context(ServerProcess(subject, handler, routes=routes))
-            for subject in subjects
-        }
+        if start is None:
+            start = functools.partial(_server_process, handler=handler, routes=routes)
+        servers = {subject: stack.enter_context(start(subject)) for subject in subjects}
         for subject in subjects:  # warm up, and check that each one answers
             measure(servers[subject], True)
         for round_ in range(rounds):
@@ -134,9 +147,15 @@ def take_turns(
     return rates, cpus
 
 
-def paired_ratio(values: dict[str, list[float]], subject: str) -> float:
-    """The median over rounds of a subject's value divided by bare's."""
-    pairs = zip(values[subject], values["bare"], strict=True)
+def _server_process(subject: str, *, handler: str, routes: int) -> ServerProcess:
+    return ServerProcess(subject, handler, routes=routes)
+
+
+def paired_ratio(
+    values: dict[str, list[float]], subject: str, baseline: str = "bare"
+) -> float:
+    """The median over rounds of a subject's value divided by the baseline's."""
+    pairs = zip(values[subject], values[baseline], strict=True)
     return statistics.median(value / bare for value, bare in pairs)
 
 
@@ -148,20 +167,24 @@ def rate_rows(
     rates: dict[str, list[float]],
     cpus: dict[str, list[float]],
     how: str,
+    *,
+    baseline: str = "bare",
+    labels: Mapping[str, str] = LABELS,
 ) -> list[Row]:
     """Median rate and server CPU per subject, with their per-round ratios to bare.
 
-    ``unit`` is what is counted: ``conn`` or ``msg``.
+    ``unit`` is what is counted: ``conn`` or ``msg``. ``baseline`` names the
+    subject that the ratios are to, and ``labels`` how subjects appear.
     """
     rows = [
         Row(
             benchmark,
             case,
-            LABELS[subject],
+            labels[subject],
             statistics.median(rates[subject]),
             f"{unit}/s",
-            paired_ratio(rates, subject),
-            f"ratio = {unit}/s / bare, per round; medians of {how}",
+            paired_ratio(rates, subject, baseline),
+            f"ratio = {unit}/s / {baseline}, per round; medians of {how}",
         )
         for subject in subjects
     ]
@@ -169,11 +192,11 @@ def rate_rows(
         Row(
             benchmark,
             f"{case}, server CPU",
-            LABELS[subject],
+            labels[subject],
             statistics.median(cpus[subject]),
             f"µs/{unit}",
-            1 / paired_ratio(cpus, subject),
-            f"ratio = bare / µs, per round; medians of {how}",
+            1 / paired_ratio(cpus, subject, baseline),
+            f"ratio = {baseline} / µs, per round; medians of {how}",
         )
         for subject in subjects
     ]
@@ -204,10 +227,94 @@ async def _idle(ws: Any, path: Any = None, id: Any = None) -> None:
     await ws.wait_closed()
 
 
+async def _chat(ws: Any, path: Any = None, id: Any = None) -> None:
+    """Answer ``chat.send`` with ``chat.sent``, by hand: what an Endpoint does."""
+    async for message in ws:
+        data = json.loads(message)
+        if data.get("type") == "chat.send":
+            await ws.send(json.dumps({"type": "chat.sent", "id": data.get("id")}))
+
+
 Handler = Callable[..., Coroutine[Any, Any, None]]
 
 #: The handlers a server process may run, by the name of what they do.
-HANDLERS: dict[str, Handler] = {"close": _close, "echo": _echo, "idle": _idle}
+HANDLERS: dict[str, Handler] = {
+    "close": _close,
+    "echo": _echo,
+    "idle": _idle,
+    "chat": _chat,
+}
+
+
+def _chat_payload(kind: str) -> Any:
+    """The payload type of ``chat.send`` (``text: str, count: int``), by kind."""
+    if kind == "dict":
+        return dict
+    if kind == "dataclass":
+
+        @dataclasses.dataclass
+        class ChatSend:
+            text: str
+            count: int
+
+        return ChatSend
+    if kind == "pydantic":
+        import pydantic
+
+        class ChatSendModel(pydantic.BaseModel):
+            text: str
+            count: int
+
+        return ChatSendModel
+    if kind == "msgspec":
+        import msgspec
+
+        class ChatSendStruct(msgspec.Struct):
+            text: str
+            count: int
+
+        return ChatSendStruct
+    raise ValueError(f"unknown payload kind: {kind!r}")
+
+
+def _chat_endpoint(kind: str, validation: str | None = None) -> Any:
+    """An Endpoint that answers ``chat.send`` with ``chat.sent``, as :func:`_chat`.
+
+    ``kind`` is the annotation of the payload, see :func:`_chat_payload`;
+    ``validation`` the Endpoint's library for dataclasses.
+    """
+    from websockets_routes import Endpoint, on
+
+    async def send(self: Any, ws: Any, path: Any, message: Any) -> Any:
+        return {"type": "chat.sent"}
+
+    # A real type, not the string that ``from __future__ import annotations``
+    # leaves, which get_type_hints() could not resolve in this scope.
+    send.__annotations__ = {"message": _chat_payload(kind)}
+    namespace = {
+        "encoding": "json",
+        "validation": validation,
+        "send": on("chat.send")(send),
+    }
+    return type(f"Chat_{kind}", (Endpoint,), namespace)
+
+
+#: Views that a server process builds when it starts, by name, because they
+#: import websockets_routes and the validation libraries; ``ours`` only.
+VIEWS: dict[str, Callable[[], Any]] = {
+    "chat-endpoint": functools.partial(_chat_endpoint, "dict"),
+    "chat-dataclass-msgspec": functools.partial(_chat_endpoint, "dataclass", "msgspec"),
+    "chat-dataclass-pydantic": functools.partial(
+        _chat_endpoint, "dataclass", "pydantic"
+    ),
+    "chat-pydantic": functools.partial(_chat_endpoint, "pydantic"),
+    "chat-msgspec": functools.partial(_chat_endpoint, "msgspec"),
+}
+
+
+def _handler(name: str) -> Any:
+    """A handler of :data:`HANDLERS`, or a view of :data:`VIEWS` built now."""
+    return HANDLERS[name] if name in HANDLERS else VIEWS[name]()
 
 
 def _make_server(subject: str, handler: Handler, routes: int) -> Any:
@@ -242,6 +349,12 @@ def _rss() -> int:
     return 0
 
 
+def _cpu() -> float:
+    """The CPU time of this process, in seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _stats(server: Any) -> dict[str, Any]:
     """CPU time, then memory after a full collection, then open connections."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -257,8 +370,12 @@ def _stats(server: Any) -> dict[str, Any]:
 
 
 async def _serve(subject: str, handler: str, routes: int, trace: bool) -> None:
-    """Serve until stdin says ``quit`` or closes; answer ``stats`` with JSON."""
-    server = _make_server(subject, HANDLERS[handler], routes)
+    """Serve until stdin says ``quit`` or closes; answer ``stats`` with JSON.
+
+    ``cpu`` is answered with the CPU time alone: no collection, whose cost
+    grows with the heap, and so differs between subjects.
+    """
+    server = _make_server(subject, _handler(handler), routes)
     if trace:
         tracemalloc.start()
     async with server:
@@ -267,6 +384,9 @@ async def _serve(subject: str, handler: str, routes: int, trace: bool) -> None:
         loop = asyncio.get_running_loop()
         while True:
             command = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+            if command == "cpu":
+                print(json.dumps({"cpu": _cpu()}), flush=True)
+                continue
             if command != "stats":
                 break
             print(json.dumps(_stats(server)), flush=True)
@@ -289,7 +409,7 @@ class ServerProcess:
 
     Args:
         subject: ``"bare"``, ``"ours"`` or ``"route"``.
-        handler: A key of :data:`HANDLERS`.
+        handler: A key of :data:`HANDLERS`, or of :data:`VIEWS` for ``ours``.
         routes: How many routes ``ours`` and ``route`` have.
         trace: Whether the server traces its allocations with tracemalloc.
         timeout: How long to wait for each answer of the server, in seconds.
@@ -336,6 +456,13 @@ class ServerProcess:
         assert self.process.stdin is not None
         self.process.stdin.write(b"stats\n")
         return self._answer()
+
+    def cpu(self) -> float:
+        """The server's CPU time (s), without the collection of :meth:`stats`."""
+        self.port  # noqa: B018 (the port comes first on stdout)
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"cpu\n")
+        return float(self._answer()["cpu"])
 
     def _answer(self) -> dict[str, Any]:
         """Read one JSON line from the server, waiting at most ``timeout``."""
@@ -611,6 +738,83 @@ def echo(
     return {"messages": messages, "elapsed": elapsed, "rate": messages / elapsed}
 
 
+def _text_frame(payload: bytes, mask: bytes | None = None) -> bytes:
+    """A text frame of up to 65,535 bytes, masked if ``mask`` is given."""
+    length = len(payload)
+    if length > 0xFFFF:
+        raise ValueError(f"payload must be at most 65,535 bytes: {length}")
+    masked = 0x00 if mask is None else 0x80
+    if length < 126:
+        header = bytes([0x81, masked | length])
+    else:
+        header = bytes([0x81, masked | 126]) + length.to_bytes(2, "big")
+    if mask is None:
+        return header + payload
+    return header + mask + bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+
+
+def exchange(
+    port: int,
+    path: str,
+    *,
+    message: str,
+    reply: str,
+    count: int,
+    window: int = 100,
+    limit: float = 10.0,
+) -> dict[str, Any]:
+    """Like :func:`echo`, but send ``message`` and expect ``reply`` to each one.
+
+    Both are text frames of a fixed size, so that the replies are counted by
+    their bytes; the first one is checked in full, so that an error reply
+    stops the run instead of skewing the count.
+
+    Returns:
+        As :func:`echo`.
+
+    Raises:
+        ConnectionError: If the first reply is not ``reply``.
+
+    """
+    frame = _text_frame(message.encode(), MASK)
+    expected = _text_frame(reply.encode())
+    sock, rest = _handshake(port, path, timeout=limit)
+    if rest:
+        raise ConnectionError(f"unexpected data after handshake: {rest!r}")
+    batches = -(-count // window)
+    size = len(expected)
+    received = sent = 0
+    start = time.perf_counter()
+    deadline = start + limit
+    with sock:
+        for _ in range(min(2, batches)):
+            sock.sendall(frame * window)
+            sent += 1
+        first = b""
+        while len(first) < size:
+            chunk = sock.recv(size - len(first))
+            if not chunk:
+                raise ConnectionError("connection closed before the first reply")
+            first += chunk
+        if first != expected:
+            raise ConnectionError(f"unexpected reply: {first!r}")
+        received = size
+        while received < batches * window * size:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed during exchange")
+            received += len(chunk)
+            if sent < batches and received >= (sent - 1) * window * size:
+                sock.sendall(frame * window)
+                sent += 1
+            if time.perf_counter() > deadline:
+                break
+        elapsed = time.perf_counter() - start
+        _close_socket(sock, timeout=limit)
+    messages = received // size
+    return {"messages": messages, "elapsed": elapsed, "rate": messages / elapsed}
+
+
 def _close_socket(sock: socket.socket, timeout: float) -> None:
     """Send a close frame and wait for the server to close the connection."""
     sock.settimeout(timeout)
@@ -680,7 +884,7 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run a subject's server")
     serve.add_argument("subject", choices=sorted(LABELS))
-    serve.add_argument("handler", choices=sorted(HANDLERS))
+    serve.add_argument("handler", choices=sorted([*HANDLERS, *VIEWS]))
     serve.add_argument("--routes", type=int, default=1000)
     serve.add_argument("--trace", action="store_true", help="start tracemalloc")
     serve.add_argument("--profile", help="write cProfile stats to this file")

@@ -18,7 +18,15 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from common import Row, machine, print_table
 
 #: The benchmark modules, in the order they run; each has main(quick) -> rows.
-MODULES = ["match", "handshake", "messages", "memory", "hub_fanout", "hub_redis"]
+MODULES = [
+    "match",
+    "handshake",
+    "messages",
+    "endpoint",
+    "memory",
+    "hub_fanout",
+    "hub_redis",
+]
 
 
 def main() -> None:
