@@ -178,12 +178,12 @@ async def test_encoding_refusals(
     recorder = Recorder()
     router = Router()
 
-    @router.route("/e")
     class E(recording(recorder)):  # type: ignore[misc]
         async def on_message(self, ws: Any, path: RoutedPath, message: Any) -> Any:
             await ws.send(repr(message))
 
     E.encoding = encoding
+    router.route("/e")(E)
     async with router.serve("127.0.0.1", 0) as server:
         async with websockets.connect(url_of(server, "/e")) as ws:
             await ws.send(message)
@@ -730,3 +730,21 @@ async def test_closed_connection_raises_in_handlers() -> None:
             await ws.send("x")
             assert (await closed(ws))[0] == 1000
         assert await recorder.codes() == [1000]
+
+
+@pytest.mark.parametrize("path", ["/chat", "/any"])
+async def test_deeply_nested_json_closes_with_1007(path: str) -> None:
+    """JSON nested too deep to decode closes with 1007, not 1011."""
+    router = chat_router()
+
+    @router.route("/any")
+    class Any_(Endpoint):
+        encoding = "json"
+
+        async def on_message(self, ws: Any, path: RoutedPath, message: Any) -> Any:
+            return None  # pragma: no cover
+
+    async with router.serve("127.0.0.1", 0) as server:
+        async with websockets.connect(url_of(server, path)) as ws:
+            await ws.send("[" * 100_000 + "]" * 100_000)
+            assert await closed(ws) == (1007, "invalid JSON")

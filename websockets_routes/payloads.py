@@ -377,15 +377,22 @@ def _msgspec(annotation: Any, own: bool) -> Pair:
         info = msgspec.inspect.type_info(annotation)
     except (TypeError, NameError) as exc:  # NameError: an unresolved name.
         raise _Unsupported(f"msgspec cannot validate {_name(annotation)}") from exc
-    custom = next(_custom_types(info, set()), None)
-    if custom is not None:
-        raise _Unsupported(f"msgspec cannot validate {_name(custom)}")
+    types = list(_types(info, set()))
+    for item in types:
+        if isinstance(item, msgspec.inspect.CustomType):
+            raise _Unsupported(f"msgspec cannot validate {_name(item.cls)}")
     convert, decode = msgspec.convert, msgspec.json.Decoder(annotation).decode
+    # As in JSON, dict keys are strings ("1" for 1): str_keys=True reads them
+    # so, but costs three times as much; only dicts with other keys need it.
+    str_keys = any(
+        isinstance(item, msgspec.inspect.DictType)
+        and not isinstance(item.key_type, msgspec.inspect.StrType)
+        for item in types
+    )
 
     def validate(value: Any) -> Any:
         try:
-            # str_keys: as in JSON, dict keys are strings, e.g. "1" for 1.
-            return convert(value, annotation, str_keys=True)
+            return convert(value, annotation, str_keys=str_keys)
         except msgspec.ValidationError as exc:
             raise _from_msgspec(exc) from exc
 
@@ -398,22 +405,23 @@ def _msgspec(annotation: Any, own: bool) -> Pair:
     return validate, parse
 
 
-def _custom_types(info: msgspec.inspect.Type, seen: set[int]) -> Iterator[type]:
-    """Find the types that msgspec doesn't know, recursive types included."""
+def _types(
+    info: msgspec.inspect.Type, seen: set[int]
+) -> Iterator[msgspec.inspect.Type]:
+    """Every type inside a msgspec type, itself included, recursive ones once."""
     import msgspec.inspect
 
     if id(info) in seen:
         return
     seen.add(id(info))
-    if isinstance(info, msgspec.inspect.CustomType):
-        yield info.cls
+    yield info
     for field in msgspec.structs.fields(info):
         value = getattr(info, field.name)
         for item in value if isinstance(value, tuple) else (value,):
             if isinstance(item, msgspec.inspect.Field):
                 item = item.type
             if isinstance(item, msgspec.inspect.Type):
-                yield from _custom_types(item, seen)
+                yield from _types(item, seen)
 
 
 def _pydantic(annotation: Any, own: bool) -> Pair:
