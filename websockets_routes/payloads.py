@@ -76,6 +76,7 @@ __all__ = [
     "FrameKindError",
     "PayloadError",
     "converter",
+    "json_schema",
     "to_json",
     "validator",
 ]
@@ -230,6 +231,56 @@ def _converter(annotation: Any, backend: str | None, where: str) -> Convert:
 _cached_converter = functools.lru_cache(maxsize=256)(_converter)
 
 
+def json_schema(
+    annotation: Any, *, backend: str | None = None, where: str = ""
+) -> dict[str, Any] | None:
+    """The JSON Schema of a payload type, as its validation library writes it.
+
+    The library is the one :func:`validator` picks for the annotation. Its
+    schema may put definitions under ``$defs`` and refer to them with
+    ``#/$defs/...``; :mod:`websockets_routes.asyncapi` moves them.
+
+    Returns:
+        :obj:`None` for an annotation that needs no validation (any JSON
+        object), else the schema.
+
+    Raises:
+        InvalidRoute: As for :func:`validator`.
+
+    Example::
+
+        json_schema(Send)  # {'$ref': '#/$defs/Send', '$defs': {'Send': {...}}}
+
+    """
+    if _needs_nothing(annotation):
+        return None
+    if annotation in _SCALAR_SCHEMAS:
+        return dict(_SCALAR_SCHEMAS[annotation])
+    label = where or _name(annotation)
+    installed, _ = _libraries(annotation, backend, label)
+    errors = []
+    for name in installed:
+        try:
+            if name == "msgspec":
+                import msgspec.json
+
+                return msgspec.json.schema(annotation)
+            import pydantic
+
+            return pydantic.TypeAdapter(annotation).json_schema()
+        except Exception as exc:
+            errors.append(exc)
+    raise InvalidRoute(f"unsupported payload annotation: {label}") from errors[-1]
+
+
+_SCALAR_SCHEMAS: dict[Any, dict[str, str]] = {
+    str: {"type": "string"},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    bool: {"type": "boolean"},
+}
+
+
 def to_json(value: Any) -> dict[str, Any]:
     """Turn a handler's reply into a dict that :func:`json.dumps` can encode.
 
@@ -333,6 +384,20 @@ Pair = tuple[Validate, Convert]
 
 def _build(annotation: Any, backend: str | None, where: str) -> Pair:
     label = where or _name(annotation)
+    installed, owner = _libraries(annotation, backend, label)
+    errors = []
+    for name in installed:
+        try:
+            return _BUILDERS[name](annotation, owner == name)
+        except _Unsupported as exc:
+            errors.append(exc)
+    raise InvalidRoute(f"unsupported payload annotation: {label}") from errors[-1]
+
+
+def _libraries(
+    annotation: Any, backend: str | None, label: str
+) -> tuple[list[str], str | None]:
+    """The installed libraries that may validate an annotation, in order."""
     if isinstance(annotation, str):
         raise InvalidRoute(
             "unresolved payload annotation, resolve it with "
@@ -352,13 +417,7 @@ def _build(annotation: Any, backend: str | None, where: str) -> Pair:
             raise InvalidRoute(f"the {names[0]} backend needs {extra}: {label}")
         need = f"{_kind(annotation)} payloads need a validation library"
         raise InvalidRoute(f"{need}: {EXTRAS}: {label}")
-    errors = []
-    for name in installed:
-        try:
-            return _BUILDERS[name](annotation, owner == name)
-        except _Unsupported as exc:
-            errors.append(exc)
-    raise InvalidRoute(f"unsupported payload annotation: {label}") from errors[-1]
+    return installed, owner
 
 
 def _importable(name: str) -> bool:

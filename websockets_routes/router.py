@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
-from . import options, urls
+from . import asyncapi, options, urls
 from .converters import DEFAULT_CONVERTERS, Converter
 from .exceptions import (
     BuildError,
@@ -570,6 +570,76 @@ class BaseRouter:
         if found is None:
             raise RouteNotFound(f"no route for path: {path}")
         return found
+
+    def asyncapi(
+        self,
+        *,
+        title: str,
+        version: str,
+        servers: Mapping[str, str | Mapping[str, Any]] | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Describe the WebSocket routes as an AsyncAPI 3.0.0 document.
+
+        See :func:`websockets_routes.asyncapi.document`.
+
+        Example::
+
+            doc = router.asyncapi(
+                title="Chat", version="1.0.0", servers={"dev": "ws://127.0.0.1:8765"}
+            )
+
+        """
+        return asyncapi.document(
+            self, title=title, version=version, servers=servers, description=description
+        )
+
+    def asyncapi_route(
+        self,
+        pattern: str = "/asyncapi.json",
+        *,
+        title: str,
+        version: str,
+        servers: Mapping[str, str | Mapping[str, Any]] | None = None,
+        description: str | None = None,
+        name: str | None = "asyncapi",
+    ) -> Route:
+        """Serve the AsyncAPI document of this router as an HTTP endpoint.
+
+        The document is made when the route is registered, so that a payload
+        without a schema fails then, and made again once routes are added.
+
+        Example::
+
+            router.asyncapi_route("/asyncapi.json", title="Chat", version="1.0.0")
+
+        """
+        options = {"title": title, "version": version}
+        made: list[tuple[int, bytes]] = []
+
+        def body() -> bytes:
+            if not made or made[0][0] != len(self._table):
+                doc = self.asyncapi(**options, servers=servers, description=description)
+                made[:] = [(len(self._table), asyncapi.dumps(doc).encode())]
+            return made[0][1]
+
+        body()
+
+        async def asyncapi_document(path: RoutedPath, headers: Headers) -> Any:
+            return 200, [("Content-Type", "application/json")], body()
+
+        _check_pattern(pattern, "asyncapi_route")
+        view = check_http_endpoint(asyncapi_document)
+        return self._add(
+            pattern,
+            "http",
+            asyncapi_document,
+            name,
+            None,
+            {},
+            view,
+            methods=("GET", "HEAD"),
+        )
 
 
 def _check_pattern(pattern: object, method: str) -> None:
