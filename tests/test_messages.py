@@ -60,6 +60,14 @@ def make_router(errors: list[BaseException]) -> Router:
     return router
 
 
+async def raised(errors: list[BaseException]) -> None:
+    """Wait until the handler recorded its error: it raises after it closes."""
+    for _ in range(100):
+        if errors:
+            return
+        await asyncio.sleep(0.01)
+
+
 async def roundtrip(kind: str, message: str | bytes) -> Any:
     errors: list[BaseException] = []
     async with make_router(errors).serve("127.0.0.1", 0) as server:
@@ -69,6 +77,7 @@ async def roundtrip(kind: str, message: str | bytes) -> Any:
                 return await asyncio.wait_for(ws.recv(), 5)
             except websockets.ConnectionClosed:
                 close = ws.protocol.close_rcvd
+                await raised(errors)
                 return (close.code, close.reason, errors)
 
 
@@ -139,6 +148,7 @@ async def test_expect_and_pair() -> None:
             await ws.send("not ready")
             await asyncio.wait_for(ws.wait_closed(), 5)
             assert ws.protocol.close_rcvd.code == 1008
+        await raised(errors)
         assert isinstance(errors[0], MessageError)
         assert "expected 'ready': 'not ready'" in str(errors[0])
 
