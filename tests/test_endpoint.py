@@ -158,7 +158,10 @@ async def test_on_disconnect_failure_is_logged(
         for _ in range(2):
             async with websockets.connect(url_of(server, "/x")):
                 pass
-        await asyncio.sleep(0.1)
+        for _ in range(100):
+            if caplog.text.count("on_disconnect failed: /x") == 2:
+                break
+            await asyncio.sleep(0.01)
     assert caplog.text.count("on_disconnect failed: /x") == 2
 
 
@@ -555,7 +558,10 @@ async def test_join_ends_with_the_connection() -> None:
                 assert await b.recv() == "hello"
                 assert len(hub.members("a")) == 2
         await asyncio.wait_for(left.wait(), 5)
-        await asyncio.sleep(0.05)
+        for _ in range(100):
+            if not hub.members("a"):
+                break
+            await asyncio.sleep(0.01)
         assert len(hub.members("a")) == 0
 
 
