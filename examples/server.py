@@ -8,7 +8,8 @@ Run ``python examples/server.py`` and open http://127.0.0.1:8765/ (add
 * ``/rooms/{room}?user=NAME``: the room's WebSocket; every message goes to
   everyone in the room, through the hub;
 * ``/echo``: sends every message back;
-* ``/chat``: redirects to ``/rooms/lobby``.
+* ``/chat``: redirects to ``/rooms/lobby``;
+* ``GET /asyncapi.json``: the AsyncAPI document of the WebSocket routes.
 
 With ``--redis redis://127.0.0.1:6379/0``, rooms span every process started
 that way (run several on different ports); it needs the ``[redis]`` extra.
@@ -73,6 +74,11 @@ async def echo(ws: Any, path: websockets_routes.RoutedPath) -> None:
 
 
 router.redirect("/chat", "/rooms/lobby", status=302)
+router.asyncapi_route(
+    "/asyncapi.json",
+    title="websockets-routes demo",
+    version=websockets_routes.__version__,
+)
 
 
 def redis_missing(exc: BaseException | None) -> bool:

@@ -377,7 +377,7 @@ class _Builder:
         }
         if reply is not None:
             operation["reply"] = {
-                "channel": channel,
+                "channel": dict(channel),  # no object shared: YAML would anchor it
                 "messages": [
                     {"$ref": f"#/channels/{channel_id}/messages/{name}"}
                     for name in reply
