@@ -2,6 +2,13 @@
 
 Commands:
 
+* ``serve APP``: serve a router, in one process or several (``--workers``),
+  restarting on code changes (``--reload``); see
+  :mod:`websockets_routes.runner` for the lifecycle and the shutdown.
+* ``routes APP``: print the route table in match order, or which route a
+  path matches (``--match PATH``).
+* ``demo``: serve the demo, :func:`websockets_routes.demo.create_app`, as
+  ``serve`` would.
 * ``asyncapi APP``: write the AsyncAPI 3.0.0 document of a router, or check
   that a committed one still matches it (``--check FILE``).
 
@@ -11,9 +18,11 @@ and returns one (an application factory); it may be dotted
 (``module:app.router``). The module is imported with the current directory
 first on :data:`sys.path`, as ``python -m`` does, or ``--app-dir DIR``.
 
-Exit status: 0 on success; 1 when ``--check`` finds that the committed
-document no longer matches the code; 2 on an error, which is one line on
-stderr, ``error: ...``, without a traceback.
+Exit status: 0 on success, and after ``serve`` or ``demo`` shut down; 1
+when ``--check`` finds that the committed document no longer matches the
+code, or no route matches ``--match``'s path; 2 on an error, which is one
+line on stderr, ``error: ...``, without a traceback; 130 after a second
+Ctrl-C interrupted a shutdown.
 
 Each command is a :class:`Command`: its name, a function that adds its
 arguments to its parser, and a function that runs it. :data:`COMMANDS`
@@ -34,7 +43,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from .apps import CommandError, describe, load_router
+from .exceptions import InvalidPath
 from .router import BaseRouter
+from .table import Route
 
 __all__ = ["COMMANDS", "Command", "CommandError", "load_router", "main"]
 
@@ -43,10 +55,6 @@ DEFAULT_VERSION = "0.0.0"
 
 FORMATS = ("json", "yaml")
 SUFFIXES = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
-
-
-class CommandError(Exception):
-    """A command cannot run: :func:`main` prints ``error: {message}``, exits 2."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,63 +117,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def load_router(app: str, app_dir: str | pathlib.Path = ".") -> BaseRouter:
-    """Import the router that ``module:attribute`` names.
-
-    Args:
-        app: ``module:attribute``; the attribute, which may be dotted, is a
-            router or a function that takes no argument and returns one.
-        app_dir: The directory put first on :data:`sys.path` to import from.
-
-    Returns:
-        The router.
-
-    Raises:
-        CommandError: If ``app`` is malformed, the module cannot be imported,
-            the attribute is missing, or it is not a router.
-
-    Example::
-
-        router = load_router("server:router", app_dir="examples")
-
-    """
-    module_name, _, attribute = app.partition(":")
-    if not module_name or not attribute:
-        raise CommandError(f"app must be module:attribute: {app!r}")
-    directory = str(pathlib.Path(app_dir).resolve())
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
-    try:
-        found: Any = importlib.import_module(module_name)
-    except Exception as exc:
-        raise CommandError(f"cannot import {module_name}: {_describe(exc)}") from exc
-    for name in attribute.split("."):
-        try:
-            found = getattr(found, name)
-        except AttributeError as exc:
-            raise CommandError(f"no attribute {name!r} in {app}") from exc
-    if not isinstance(found, BaseRouter) and callable(found):
-        try:
-            found = found()
-        except Exception as exc:
-            raise CommandError(f"calling {app} failed: {_describe(exc)}") from exc
-    if not isinstance(found, BaseRouter):
-        kind = type(found).__name__
-        raise CommandError(f"not a router or a function returning one: {app} ({kind})")
-    return found
-
-
-def _describe(exc: BaseException) -> str:
-    """One line for an exception: its type and message."""
-    message = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-# asyncapi
-
-
-def add_asyncapi_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``asyncapi``."""
+def add_app_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``APP`` and ``--app-dir`` arguments that commands share."""
     parser.add_argument(
         "app", metavar="APP", help="module:attribute naming a router or a factory"
     )
@@ -175,6 +128,187 @@ def add_asyncapi_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="import the module from DIR (default: the current directory)",
     )
+
+
+# serve and demo
+
+
+def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``serve`` and ``demo`` but the application's."""
+    from .runner import DEFAULT_SHUTDOWN_TIMEOUT, LOG_LEVELS
+
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port to listen on (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="serve a Redis hub (redis://host:port/db) to the application",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N processes on one socket; more than one needs --redis",
+    )
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="info", help="(default: info)"
+    )
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=DEFAULT_SHUTDOWN_TIMEOUT,
+        metavar="SECONDS",
+        help="time handlers get to return on shutdown (default: %(default)s)",
+    )
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``serve``."""
+    add_app_arguments(parser)
+    add_serving_arguments(parser)
+    parser.add_argument("--uds", metavar="PATH", help="listen on a Unix socket")
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart when a Python file of --app-dir changes (needs watchfiles)",
+    )
+    parser.add_argument(
+        "--reload-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also watch DIR with --reload (repeatable)",
+    )
+
+
+def run_serve(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Serve a router until SIGINT or SIGTERM."""
+    from . import runner
+
+    config = runner.Config(
+        app=args.app,
+        app_dir=args.app_dir,
+        host=args.host,
+        port=args.port,
+        uds=args.uds,
+        redis=args.redis,
+        workers=args.workers,
+        log_level=args.log_level,
+        shutdown_timeout=args.shutdown_timeout,
+        reload=args.reload,
+        reload_dirs=tuple(args.reload_dir),
+    )
+    return runner.run(config)
+
+
+#: The application that ``demo`` serves, imported when the command runs.
+DEMO_APP = "websockets_routes.demo:create_app"
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``demo``."""
+    add_serving_arguments(parser)
+    # For the tests: serve another application as the demo.
+    parser.add_argument("--app", default=DEMO_APP, help=argparse.SUPPRESS)
+
+
+def run_demo(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Serve the demo; print the URL of its page."""
+    from . import runner
+
+    config = runner.Config(
+        app=args.app,
+        host=args.host,
+        port=args.port,
+        redis=args.redis,
+        workers=args.workers,
+        log_level=args.log_level,
+        shutdown_timeout=args.shutdown_timeout,
+        page=True,
+    )
+    return runner.run(config)
+
+
+# routes
+
+
+def add_routes_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``routes``."""
+    add_app_arguments(parser)
+    parser.add_argument(
+        "--match",
+        metavar="PATH",
+        help="print the route that PATH matches and its parameters; exit 1 if none",
+    )
+
+
+def run_routes(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Print the route table in match order, or the route a path matches."""
+    router = load_router(args.app, args.app_dir)
+    if args.match is not None:
+        return _match(router, args.match, stdout)
+    header = ("PATTERN", "NAME", "KIND", "ENDPOINT", "OPTIONS")
+    rows = [header, *(_row(route) for route in router.routes)]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
+        stdout.write(("  ".join(cells) + "  " + row[4]).rstrip() + "\n")
+    return 0
+
+
+def _row(route: Route) -> tuple[str, str, str, str, str]:
+    """A route's cells in the table of ``routes``."""
+    options = " ".join(f"{key}={value!r}" for key, value in route.options.items())
+    name = route.name if route.name is not None else "-"
+    return route.pattern, name, route.kind, _qualified(route.endpoint), options or "-"
+
+
+def _qualified(endpoint: Any) -> str:
+    """``module.qualname`` of a handler or a class; a redirect's target as is."""
+    if isinstance(endpoint, str):
+        return endpoint
+    module = getattr(endpoint, "__module__", None)
+    name = getattr(endpoint, "__qualname__", None) or type(endpoint).__qualname__
+    return f"{module}.{name}" if module else name
+
+
+def _match(router: BaseRouter, path: str, stdout: TextIO) -> int:
+    """Print the route that ``path`` matches, and its parameters."""
+    try:
+        # The router's own table: matching the path creates no view.
+        found = router._table.match(path)
+    except InvalidPath:
+        print(f"no route matches, invalid UTF-8 in escapes: {path}", file=stdout)
+        return 1
+    if found is None:
+        print(f"no route matches: {path}", file=stdout)
+        return 1
+    route, params = found
+    stdout.write(f"pattern: {route.pattern}\n")
+    stdout.write(f"name: {route.name if route.name is not None else '-'}\n")
+    stdout.write(f"kind: {route.kind}\n")
+    stdout.write(f"endpoint: {_qualified(route.endpoint)}\n")
+    for key, value in params.items():
+        stdout.write(f"param {key}: {value!r}\n")
+    return 0
+
+
+# asyncapi
+
+
+def add_asyncapi_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``asyncapi``."""
+    add_app_arguments(parser)
     parser.add_argument(
         "--title", help="the document's title (default: the module's name)"
     )
@@ -221,7 +355,7 @@ def run_asyncapi(args: argparse.Namespace, stdout: TextIO) -> int:
         )
     except (ValueError, TypeError) as exc:
         # InvalidRoute is a ValueError: a payload without a schema, a bad URL.
-        raise CommandError(f"cannot describe {args.app}: {_describe(exc)}") from exc
+        raise CommandError(f"cannot describe {args.app}: {describe(exc)}") from exc
     document = _plain(document)
     if args.check is not None:
         return _check(document, pathlib.Path(args.check), args.format, stdout)
@@ -297,7 +431,7 @@ def _load(path: pathlib.Path, format: str) -> Any:
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise CommandError(f"invalid YAML in {path}: {_describe(exc)}") from exc
+            raise CommandError(f"invalid YAML in {path}: {describe(exc)}") from exc
     try:
         return json.loads(text)
     except ValueError as exc:
@@ -329,6 +463,24 @@ def _check(
 
 
 COMMANDS: list[Command] = [
+    Command(
+        name="serve",
+        help="serve a router until SIGINT or SIGTERM",
+        add_arguments=add_serve_arguments,
+        run=run_serve,
+    ),
+    Command(
+        name="routes",
+        help="print a router's routes in match order, or the one a path matches",
+        add_arguments=add_routes_arguments,
+        run=run_routes,
+    ),
+    Command(
+        name="demo",
+        help="serve the demo: chat rooms in the browser",
+        add_arguments=add_demo_arguments,
+        run=run_demo,
+    ),
     Command(
         name="asyncapi",
         help="write a router's AsyncAPI 3.0.0 document, or check a committed one",
