@@ -193,22 +193,31 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace, stdout: TextIO) -> int:
     """Serve a router until SIGINT or SIGTERM."""
-    from . import runner
-
-    config = runner.Config(
-        app=args.app,
+    return _run(
+        args,
         app_dir=args.app_dir,
-        host=args.host,
-        port=args.port,
         uds=args.uds,
-        redis=args.redis,
-        workers=args.workers,
-        log_level=args.log_level,
-        shutdown_timeout=args.shutdown_timeout,
         reload=args.reload,
         reload_dirs=tuple(args.reload_dir),
     )
-    return runner.run(config)
+
+
+def _run(args: argparse.Namespace, **config: Any) -> int:
+    """Serve with the arguments that ``serve`` and ``demo`` share."""
+    from . import runner
+
+    return runner.run(
+        runner.Config(
+            app=args.app,
+            host=args.host,
+            port=args.port,
+            redis=args.redis,
+            workers=args.workers,
+            log_level=args.log_level,
+            shutdown_timeout=args.shutdown_timeout,
+            **config,
+        )
+    )
 
 
 #: The application that ``demo`` serves, imported when the command runs.
@@ -224,22 +233,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_demo(args: argparse.Namespace, stdout: TextIO) -> int:
     """Serve the demo; print the URL of its page."""
-    from . import runner
-
-    config = runner.Config(
-        app=args.app,
-        host=args.host,
-        port=args.port,
-        redis=args.redis,
-        workers=args.workers,
-        log_level=args.log_level,
-        shutdown_timeout=args.shutdown_timeout,
-        page=True,
-    )
-    return runner.run(config)
-
-
-# routes
+    return _run(args, page=True)
 
 
 def add_routes_arguments(parser: argparse.ArgumentParser) -> None:

@@ -95,6 +95,15 @@ class _Handler:
     method: Callable[..., Awaitable[Any]]
     validate: Callable[[Any], Any] | None
 
+    def call(self, endpoint: Any, ws: Any, path: Any, message: dict[str, Any]) -> Any:
+        """Start the method on a message: the payload, validated, or all of it."""
+        if self.validate is None:
+            return self.method(endpoint, ws, path, message)
+        payload = dict(message)
+        del payload["type"]
+        payload.pop("id", None)
+        return self.method(endpoint, ws, path, self.validate(payload))
+
 
 def _as_is(message: Any) -> Any:
     return message
@@ -317,15 +326,7 @@ class Endpoint:
                 await self._dispatch(ws, path, data)
                 continue
             try:
-                if handler.validate is None:
-                    reply = await handler.method(self, ws, path, data)
-                else:
-                    payload = dict(data)
-                    del payload["type"]
-                    payload.pop("id", None)
-                    reply = await handler.method(
-                        self, ws, path, handler.validate(payload)
-                    )
+                reply = await handler.call(self, ws, path, data)
             except (MessageError, payloads.PayloadError) as exc:
                 await self._error(ws, data.get("id"), str(exc))
                 continue
@@ -381,15 +382,8 @@ class Endpoint:
                 handler = handlers.get(message_type)
                 if handler is None:
                     reply = await self.on_message(ws, path, message)
-                elif handler.validate is None:
-                    reply = await handler.method(self, ws, path, message)
                 else:
-                    payload = dict(message)
-                    del payload["type"]
-                    payload.pop("id", None)
-                    reply = await handler.method(
-                        self, ws, path, handler.validate(payload)
-                    )
+                    reply = await handler.call(self, ws, path, message)
         except (MessageError, payloads.PayloadError) as exc:
             await self._error(ws, request_id, str(exc))
             return
