@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import pathlib
 import shutil
 import subprocess
@@ -32,7 +31,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-import pytest
+from support import need
 
 __all__ = [
     "CLIENTS",
@@ -50,15 +49,6 @@ PARSE_JS = CLIENTS / "asyncapi_parse.js"
 TIMEOUT = 60
 #: Severities of @asyncapi/parser's diagnostics (Spectral's).
 ERROR, WARNING = 0, 1
-
-
-def need(available: bool, reason: str) -> None:
-    """Skip the calling test when a validator is missing; fail it under CI."""
-    if available:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must validate AsyncAPI documents")
-    pytest.skip(reason)
 
 
 @functools.cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -60,3 +61,32 @@ async def http_get(
             connection.close()
 
     return await asyncio.to_thread(get)
+
+
+#: Debian's Chromium, driven by Playwright's Python client in the tests.
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: Chromium's flags here: headless, as root, and no calls to the outside.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def need(available: bool, reason: str) -> None:
+    """Skip the test when something it needs is missing; fail it under CI.
+
+    CI installs everything the tests need, so there a missing piece is an
+    error, never a reason to skip.
+
+    """
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run this test")
+    pytest.skip(reason)

@@ -33,21 +33,10 @@ from websockets.datastructures import Headers
 
 from websockets_routes import RoutedPath, Router
 
-from support import closed_with, url_of
+from support import CHROMIUM, CHROMIUM_ARGS, closed_with, need, url_of
 
 CLIENTS = pathlib.Path(__file__).parent / "clients"
 WS_CLIENT = CLIENTS / "ws_client.js"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: Seconds any one client may take to connect, talk and close.
 TIMEOUT = 10
 
@@ -144,15 +133,6 @@ def make_router() -> Router:
             return (404, [], "no such item\n")
 
     return router
-
-
-def need(available: bool, reason: str) -> None:
-    """Skip the test when a client is missing; fail it instead under CI."""
-    if available:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must run every client's tests")
-    pytest.skip(reason)
 
 
 def need_module(name: str, package: str) -> ModuleType:

@@ -28,17 +28,8 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from support import CHROMIUM, CHROMIUM_ARGS, need
+
 #: Seconds any one step may take: load a page, see a message, start a server.
 TIMEOUT = 10
 #: Seconds the pages may take to reconnect once the server is back: the
@@ -47,15 +38,6 @@ RECONNECT = 12
 
 #: What the demo command prints once it listens.
 LISTENING = re.compile(r"open http://127\.0\.0\.1:(\d+)/")
-
-
-def need(available: bool, reason: str) -> None:
-    """Skip the test when something is missing; fail it instead under CI."""
-    if available:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must run the browser tests")
-    pytest.skip(reason)
 
 
 def playwright_api() -> ModuleType:
