@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import websockets
+from websockets.datastructures import Headers
 
 from websockets_routes import BuildError, InvalidRoute, RoutedPath, Router
 
@@ -245,3 +246,39 @@ def test_redirect_errors(source: str, target: str, status: int, message: str) ->
     """A bad redirect fails when it is registered."""
     with pytest.raises(InvalidRoute, match=message):
         Router().redirect(source, target, status=status)
+
+
+async def test_redirect_stays_on_this_server() -> None:
+    """A parameter that starts with a slash cannot make the target //host."""
+    router = Router()
+    router.route("/{rest:path}", name="any")(handler)
+    router.redirect("/legacy/{rest:path}", "/{rest}")
+    async with router.serve("127.0.0.1", 0) as server:
+        status, headers, _ = await http_get(server, "/legacy//evil.example/")
+        assert status == 308
+        assert headers["Location"] == "/%2Fevil.example/"
+        async with websockets.connect(url_of(server, "/legacy//evil.example/")) as ws:
+            assert await ws.recv() == "any {'rest': '/evil.example/'} /%2Fevil.example/"
+        _, headers, _ = await http_get(server, "/legacy/%5Cevil.example")
+        assert headers["Location"] == "/%5Cevil.example"
+
+
+@pytest.mark.parametrize(
+    ("query", "encoded"),
+    [
+        ("a=b\x7fc", "a=b%7Fc"),
+        ("a=b\rSet-Cookie:x", "a=b%0DSet-Cookie:x"),
+        ("a=\x00", "a=%00"),
+        ("q=caf\u00e9 x", "q=caf%C3%A9%20x"),
+        ("q=1&r=%41/?", "q=1&r=%41/?"),
+    ],
+)
+async def test_redirect_encodes_the_query(query: str, encoded: str) -> None:
+    """The query copied into Location is percent-encoded where it must be."""
+    router = Router()
+    router.route("/new", name="new")(handler)
+    router.redirect("/old", "/new")
+    dispatch = router.dispatch("/old?" + query)
+    response = await dispatch.process_request(Headers())
+    assert response is not None
+    assert response.headers["Location"] == "/new?" + encoded

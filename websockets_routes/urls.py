@@ -229,7 +229,33 @@ def redirect_target(source: Route, target: str) -> Callable[[RoutedPath], str]:
         built = _PLACEHOLDER.sub(
             lambda match: encode(source, match[1], path.params[match[1]]), target
         )
+        if built.startswith("/"):
+            built = _local(built)
         _, question, query = path.partition("?")
-        return built + question + query
+        return built + question + _QUERY_UNSAFE.sub(_escape, query)
 
     return location
+
+
+# What may stay as it is in a query copied into a Location header: RFC 3986's
+# query characters and existing escapes; anything else (controls, spaces,
+# DEL, non-ASCII) is percent-encoded, so that no request text can end the
+# header or start another.
+_QUERY_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return urllib.parse.quote(match[0], safe="")
+
+
+def _local(built: str) -> str:
+    """Keep a built path on this server: ``//host`` would leave it.
+
+    A parameter may start with a slash (``{rest:path}``), which makes the
+    target scheme-relative; the second slash is encoded instead, and so is a
+    backslash, which browsers read as a slash.
+
+    """
+    if built[1:2] in ("/", "\\"):
+        return "/" + urllib.parse.quote(built[1], safe="") + built[2:]
+    return built
