@@ -310,3 +310,47 @@ def _refs(node: Any) -> list[str]:
     if isinstance(node, list):
         return [ref for item in node for ref in _refs(item)]
     return []
+
+
+class Echo(Endpoint):
+    encoding = "text"
+
+    async def on_message(self, ws: Any, path: RoutedPath, message: Any) -> Any:
+        pass  # pragma: no cover
+
+    async def producer(self, ws: Any, path: RoutedPath) -> None:
+        pass  # pragma: no cover
+
+
+class Untyped(Endpoint):
+    encoding = "json"
+
+    @on("note")
+    async def note(self, ws: Any, path: RoutedPath, message) -> None:  # type: ignore[no-untyped-def]
+        pass  # pragma: no cover
+
+    async def producer(self, ws: Any, path: RoutedPath) -> AsyncIterator[Any]:
+        yield {}  # pragma: no cover
+
+
+def test_text_endpoints_formats_and_server_objects() -> None:
+    """Text endpoints, untyped producers, {.format} and Server Objects are described."""
+    router = Router()
+    router.route("/echo")(Echo)
+    router.route("/notes{.format}")(Untyped)
+    router.route("/again")(Echo)
+    server = {"host": "example.test", "protocol": "wss"}
+    document = router.asyncapi(title="t", version="1", servers={"prod": server})
+    assert document["servers"]["prod"] == server
+    messages = document["components"]["messages"]
+    assert messages["Echo.message"]["payload"] == {"type": "string"}
+    assert messages["Echo.produced"]["contentType"] == "text/plain"
+    assert messages["Untyped.produced"]["contentType"] == "application/json"
+    channel = document["channels"]["notesformat"]
+    assert channel["address"] == "/notes{format}"
+    assert channel["parameters"]["format"]["description"].endswith(
+        "optional, after a dot"
+    )
+    assert set(document["channels"]) == {"echo", "notesformat", "again"}
+    validate_with_schema(document)
+    validate_with_parser(document)
