@@ -703,39 +703,16 @@ def echo(
     """
     if size > 125:
         raise ValueError(f"size must be at most 125: {size}")
-    payload = bytes(ord("a") + index % 26 for index in range(size))
-    masked = bytes(byte ^ MASK[index % 4] for index, byte in enumerate(payload))
-    frame = bytes([0x81, 0x80 | size]) + MASK + masked
-    echoed = bytes([0x81, size]) + payload
-    sock, rest = _handshake(port, path, timeout=limit)
-    if rest:
-        raise ConnectionError(f"unexpected data after handshake: {rest!r}")
-    batches = -(-count // window)
-    received = sent = 0
-    start = time.perf_counter()
-    deadline = start + limit
-    with sock:
-        for _ in range(min(2, batches)):
-            sock.sendall(frame * window)
-            sent += 1
-        first = sock.recv(len(echoed))
-        received = len(first)
-        if not echoed.startswith(first):
-            raise ConnectionError(f"unexpected echo: {first!r}")
-        while received < batches * window * len(echoed):
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("connection closed during echo")
-            received += len(chunk)
-            if sent < batches and received >= (sent - 1) * window * len(echoed):
-                sock.sendall(frame * window)
-                sent += 1
-            if time.perf_counter() > deadline:
-                break
-        elapsed = time.perf_counter() - start
-        _close_socket(sock, timeout=limit)
-    messages = received // len(echoed)
-    return {"messages": messages, "elapsed": elapsed, "rate": messages / elapsed}
+    message = "".join(chr(ord("a") + index % 26) for index in range(size))
+    return exchange(
+        port,
+        path,
+        message=message,
+        reply=message,
+        count=count,
+        window=window,
+        limit=limit,
+    )
 
 
 def _text_frame(payload: bytes, mask: bytes | None = None) -> bytes:

@@ -160,21 +160,18 @@ async def test_asyncapi(server: Server) -> None:
 # Rooms.
 
 
+async def greet(alice: Any, alice_sid: str, bob: Any, bob_sid: str) -> None:
+    """Alice, in the room, sees Bob join and answers him; Bob sees the answer."""
+    assert await receive(alice) == {"type": "joined", "sid": bob_sid, "name": "bob"}
+    await alice.send(json.dumps({"type": "here", "to": bob_sid}))
+    assert await receive(bob) == {"type": "here", "sid": alice_sid, "name": "alice"}
+
+
 async def test_two_clients_chat(server: Server) -> None:
     """Two clients in a room see each other arrive, talk, answer and leave."""
     async with joined(server, "kitchen", "alice") as (alice, alice_sid):
         async with joined(server, "kitchen", "bob") as (bob, bob_sid):
-            assert await receive(alice) == {
-                "type": "joined",
-                "sid": bob_sid,
-                "name": "bob",
-            }
-            await alice.send(json.dumps({"type": "here", "to": bob_sid}))
-            assert await receive(bob) == {
-                "type": "here",
-                "sid": alice_sid,
-                "name": "alice",
-            }
+            await greet(alice, alice_sid, bob, bob_sid)
             await say(bob, "hi <b>alice</b> & all")
             for ws in (alice, bob):
                 said = await receive(ws)
@@ -445,17 +442,7 @@ async def test_rooms_across_redis_hubs(redis_url: str) -> None:
         one, two = servers
         async with joined(one, "kitchen", "alice") as (alice, alice_sid):
             async with joined(two, "kitchen", "bob") as (bob, bob_sid):
-                assert await receive(alice) == {
-                    "type": "joined",
-                    "sid": bob_sid,
-                    "name": "bob",
-                }
-                await alice.send(json.dumps({"type": "here", "to": bob_sid}))
-                assert await receive(bob) == {
-                    "type": "here",
-                    "sid": alice_sid,
-                    "name": "alice",
-                }
+                await greet(alice, alice_sid, bob, bob_sid)
                 await say(bob, "hi from two")
                 assert (await receive(alice))["text"] == "hi from two"
             assert (await receive(alice))["type"] == "left"
