@@ -5,7 +5,8 @@
 * :class:`RedisHub`: the Redis hub; importing it doesn't import redis-py,
   creating one does.
 * :class:`Membership`: what :meth:`Hub.join` returns.
-* :exc:`HubUnavailable`: Redis cannot be reached.
+* :exc:`HubUnavailable`: Redis cannot be reached: a message wasn't sent.
+* :exc:`HubDeliveryUnknown`: Redis didn't answer: a message may be delivered.
 * :func:`app_hub`: the hub of the application that the command line serves;
   :func:`serving_hub` provides one elsewhere.
 
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends import register_backends
 from .envelope import Message
-from .exceptions import HubUnavailable, InvalidEnvelope
+from .exceptions import HubDeliveryUnknown, HubUnavailable, InvalidEnvelope
 from .memory import Hub, Membership
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Hub",
+    "HubDeliveryUnknown",
     "HubUnavailable",
     "InvalidEnvelope",
     "Membership",

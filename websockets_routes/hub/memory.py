@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -222,12 +222,17 @@ class Hub:
         else:
             self._discard(connection)
 
-    async def publish(self, group: str, message: Message) -> None:
+    async def publish(self, group: str, message: Message) -> int:
         """Send a message to every connection in a group.
 
         Args:
             group: Group to send to; it may have no members.
             message: :class:`str` is sent as text, :class:`bytes` as binary.
+
+        Returns:
+            The number of processes that received the message: here, 1 if
+            this process has members in the group, else 0. (Until 1.0, it
+            returned :obj:`None`.)
 
         Raises:
             TypeError: If ``message`` is neither text nor binary.
@@ -238,14 +243,18 @@ class Hub:
             await hub.publish("room:42", "hello")
 
         """
-        self._deliver(self._registry.groups.get(group, ()), message)
+        return self._deliver_local(self._registry.groups.get(group, ()), message)
 
-    async def send_to_user(self, user: str, message: Message) -> None:
+    async def send_to_user(self, user: str, message: Message) -> int:
         """Send a message to every connection of a user.
 
         Args:
             user: User to send to; it may have no connections.
             message: :class:`str` is sent as text, :class:`bytes` as binary.
+
+        Returns:
+            The number of processes that received the message: here, 1 if
+            the user has connections in this process, else 0.
 
         Raises:
             TypeError: If ``message`` is neither text nor binary.
@@ -256,13 +265,16 @@ class Hub:
             await hub.send_to_user("alice", "you have mail")
 
         """
-        self._deliver(self._registry.users.get(user, ()), message)
+        return self._deliver_local(self._registry.users.get(user, ()), message)
 
-    async def broadcast(self, message: Message) -> None:
+    async def broadcast(self, message: Message) -> int:
         """Send a message to every registered connection.
 
         Args:
             message: :class:`str` is sent as text, :class:`bytes` as binary.
+
+        Returns:
+            The number of processes that received the message: here, 1.
 
         Raises:
             TypeError: If ``message`` is neither text nor binary.
@@ -274,6 +286,7 @@ class Hub:
 
         """
         self._deliver(self._registry.entries, message)
+        return 1
 
     def members(self, group: str) -> frozenset[Connection]:
         """Return the connections of this process in a group.
@@ -326,6 +339,12 @@ class Hub:
         """Wait until messages to these groups and user reach this process."""
 
     # Delivery.
+
+    def _deliver_local(
+        self, connections: Collection[Connection], message: Message
+    ) -> int:
+        self._deliver(connections, message)
+        return 1 if connections else 0
 
     def _deliver(self, connections: Iterable[Connection], message: Message) -> None:
         if self.max_buffer is None:

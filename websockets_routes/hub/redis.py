@@ -24,14 +24,16 @@ is imported; install it with ``pip install websockets-routes[redis]``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import logging
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from .envelope import Message, decode, encode
-from .exceptions import HubUnavailable, InvalidEnvelope
+from .exceptions import HubDeliveryUnknown, HubUnavailable, InvalidEnvelope
 from .memory import DEFAULT_MAX_BUFFER, Hub
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RedisHub",
+    "RedisHubStats",
 ]
 
 logger = logging.getLogger("websockets_routes.hub")
@@ -63,6 +66,42 @@ return total
 """
 
 MIN_BACKOFF, MAX_BACKOFF = 0.05, 2.0
+
+# Invalid envelopes are logged at most once per interval, in seconds.
+INVALID_LOG_INTERVAL = 1.0
+
+
+@dataclasses.dataclass
+class RedisHubStats:
+    """What a :class:`RedisHub` couldn't deliver, counted since it was created.
+
+    Read them as metrics; each count comes with a warning in the log, except
+    publishes that raised, which the caller sees.
+
+    Attributes:
+        resubscribes: Times the subscriber reconnected after losing Redis:
+            messages published meanwhile didn't reach this process.
+        lost_publishes: Publishes from this process that its own members
+            missed, because its subscriber was down.
+        unsent_publishes: Publishes that raised
+            :exc:`~websockets_routes.hub.exceptions.HubUnavailable`: not sent.
+        unknown_publishes: Publishes that raised
+            :exc:`~websockets_routes.hub.exceptions.HubDeliveryUnknown`.
+        invalid_envelopes: Messages received from Redis that weren't valid
+            envelopes, such as pickles, and were dropped.
+
+    Example::
+
+        stats = hub.stats
+        print(stats.resubscribes, stats.lost_publishes)
+
+    """
+
+    resubscribes: int = 0
+    lost_publishes: int = 0
+    unsent_publishes: int = 0
+    unknown_publishes: int = 0
+    invalid_envelopes: int = 0
 
 
 def _import_redis() -> Any:
@@ -88,12 +127,25 @@ class RedisHub(Hub):
             async with serve(handler, "", 8000):
                 ...
 
-    Delivery is at most once, as Redis publish/subscribe is: when Redis is
-    unreachable, :meth:`publish` raises
-    :exc:`~websockets_routes.hub.exceptions.HubUnavailable`; the hub
-    reconnects and resubscribes by itself when Redis returns. Messages
-    published while this process was resubscribing don't reach it. Messages
-    awaited one after the other by one publisher arrive in that order.
+    Delivery is at most once, as Redis publish/subscribe is: a message never
+    reaches a member twice, as the hub never sends a PUBLISH again. What
+    :meth:`publish` tells:
+
+    * it returns the number of processes that received the message, as Redis
+      counts them: processes with members in the group (or the user's
+      connections); every process for :meth:`broadcast`;
+    * it raises :exc:`~websockets_routes.hub.exceptions.HubUnavailable` when
+      the message wasn't sent, so no member receives it;
+    * it raises :exc:`~websockets_routes.hub.exceptions.HubDeliveryUnknown`
+      when the message was sent but Redis didn't answer in time: it may reach
+      members, once at most.
+
+    The hub reconnects and resubscribes by itself when Redis returns.
+    Messages published while a process was resubscribing don't reach it: that
+    process logs a warning and counts it in :attr:`stats`. A publish that this
+    process's own members missed for the same reason is logged and counted
+    too. Messages awaited one after the other by one publisher arrive in that
+    order.
 
     :meth:`count` adds the exact count of this process to the counts that
     other processes write to Redis as soon as their members change, and at
@@ -140,7 +192,15 @@ class RedisHub(Hub):
         self._session_errors = (*self._errors, HubUnavailable)
         self._close_errors = (*self._errors, asyncio.TimeoutError)
         options = {"socket_connect_timeout": 5.0, **options}
+        # Counts and their refreshes may be sent again; a PUBLISH that Redis
+        # may have run must not: the publisher never retries.
         self._client: Redis = _client(redis, url, 1, {"socket_timeout": 5.0, **options})
+        self._publisher: Redis = _client(
+            redis, url, 0, {"socket_timeout": 5.0, **options}
+        )
+        self._response_error: type[Exception] = redis.exceptions.ResponseError
+        self.stats = RedisHubStats()
+        """Counts of what this hub couldn't deliver: a :class:`RedisHubStats`."""
         # The subscriber doesn't retry: the hub resubscribes by itself. It
         # pings every heartbeat, so a read that waits for 3 heartbeats means
         # that Redis hangs.
@@ -150,6 +210,11 @@ class RedisHub(Hub):
         self._broadcast_channel = f"{namespace}:broadcast"
         self._tasks: list[asyncio.Task[None]] = []
         self._recovered = False
+        # When the subscriber lost Redis, until it resubscribes; whether a
+        # loss of local members was logged since the last good publish.
+        self._down_since: float | None = None
+        self._losing = False
+        self._last_invalid_log = -INVALID_LOG_INTERVAL
         self._session_reset()
         self._wake = asyncio.Event()
         self._dirty_groups: set[str] = set()
@@ -209,25 +274,74 @@ class RedisHub(Hub):
             await self._forget_counts()
         await super().close()
         await self._client.aclose()
+        await self._publisher.aclose()
         await self._subscriber.aclose()
 
     # Sending.
 
-    async def publish(self, group: str, message: Message) -> None:
-        await self._publish(self._group_channel(group), message)
+    async def publish(self, group: str, message: Message) -> int:
+        local = self._registry.groups.get(group, ())
+        return await self._send(self._group_channel(group), local, message)
 
-    async def send_to_user(self, user: str, message: Message) -> None:
-        await self._publish(self._user_channel(user), message)
+    async def send_to_user(self, user: str, message: Message) -> int:
+        local = self._registry.users.get(user, ())
+        return await self._send(self._user_channel(user), local, message)
 
-    async def broadcast(self, message: Message) -> None:
-        await self._publish(self._broadcast_channel, message)
+    async def broadcast(self, message: Message) -> int:
+        local = self._registry.entries
+        return await self._send(self._broadcast_channel, local, message)
 
-    async def _publish(self, channel: str, message: Message) -> None:
-        envelope = encode(message)
+    async def _send(
+        self, channel: str, local: Collection[Any], message: Message
+    ) -> int:
+        data = encode(message)
         try:
-            await self._client.publish(channel, envelope)
-        except self._errors as exc:
-            raise HubUnavailable(f"cannot publish to redis: {exc}") from exc
+            receivers = await self._publish(channel, data)
+        except HubDeliveryUnknown:
+            self.stats.unknown_publishes += 1
+            raise
+        except HubUnavailable:
+            self.stats.unsent_publishes += 1
+            raise
+        if local:
+            self._check_local(channel, receivers)
+        return receivers
+
+    async def _publish(self, channel: str, data: bytes) -> int:
+        """Send one PUBLISH command; return what Redis answers.
+
+        This is the only method that publishes: a subclass may override it to
+        send another command, like SPUBLISH on Redis Cluster. It must send the
+        command once at most and never again.
+
+        Returns:
+            The number of subscribers that received the message.
+
+        Raises:
+            HubUnavailable: If the command wasn't sent.
+            HubDeliveryUnknown: If it was sent but no answer came.
+
+        """
+        errors = (self._response_error, self._errors)
+        return int(
+            await _execute_once(self._publisher, errors, "PUBLISH", channel, data)
+        )
+
+    def _check_local(self, channel: str, receivers: int) -> None:
+        # This process has members there: if Redis counted no subscriber, or
+        # this process isn't subscribed, its own subscriber was down.
+        if receivers > 0 and channel in self._active:
+            self._losing = False
+            return
+        self.stats.lost_publishes += 1
+        if not self._losing:
+            # Once per outage: the resubscribe warning tells when it ends.
+            self._losing = True
+            logger.warning(
+                "publish reached no subscriber in this process, whose redis "
+                "subscriber is down; its members missed it: %s",
+                channel,
+            )
 
     async def count(self, group: str) -> int:
         local = len(self._registry.groups.get(group, ()))
@@ -313,6 +427,8 @@ class RedisHub(Hub):
 
     def _session_failed(self, exc: BaseException) -> None:
         logger.warning("redis subscriber disconnected: %s", exc)
+        if self._down_since is None and self._started.done():
+            self._down_since = asyncio.get_running_loop().time()
         for waiters in self._waiters.values():
             _resolve(waiters)
         self._session_reset()
@@ -406,12 +522,26 @@ class RedisHub(Hub):
             self._recovered = True
             if not self._started.done():
                 self._started.set_result(None)
+            if self._down_since is not None:
+                self._resubscribed(self._down_since)
+
+    def _resubscribed(self, since: float) -> None:
+        # Redis subscribed every wanted channel with this SUBSCRIBE command:
+        # from now on, this process receives what's published.
+        self._down_since = None
+        self._losing = False
+        self.stats.resubscribes += 1
+        logger.warning(
+            "redis subscriber resubscribed after %.1f s; messages published "
+            "meanwhile didn't reach this process",
+            asyncio.get_running_loop().time() - since,
+        )
 
     def _received(self, channel: str, data: bytes | str) -> None:
         try:
             message = decode(data)
         except InvalidEnvelope as exc:
-            logger.warning("dropped message on %s: %s", channel, exc)
+            self._invalid(channel, exc)
             return
         prefix, _, name = channel[len(self.namespace) + 1 :].partition(":")
         if prefix == "group":
@@ -420,6 +550,19 @@ class RedisHub(Hub):
             self._deliver(self._registry.users.get(name, ()), message)
         elif channel == self._broadcast_channel:
             self._deliver(self._registry.entries, message)
+
+    def _invalid(self, channel: str, exc: InvalidEnvelope) -> None:
+        # Whoever can publish to Redis could fill the log: one line a second.
+        self.stats.invalid_envelopes += 1
+        now = asyncio.get_running_loop().time()
+        if now - self._last_invalid_log >= INVALID_LOG_INTERVAL:
+            self._last_invalid_log = now
+            logger.warning(
+                "dropped message on %s (%d dropped so far): %s",
+                channel,
+                self.stats.invalid_envelopes,
+                exc,
+            )
 
     # Counts.
 
@@ -471,6 +614,62 @@ def _resolve(waiters: Iterable[asyncio.Future[None]]) -> None:
     for waiter in waiters:
         if not waiter.done():
             waiter.set_result(None)
+
+
+async def _execute_once(
+    client: Redis,
+    errors: tuple[type[Exception], tuple[type[Exception], ...]],
+    *args: Any,
+) -> Any:
+    """Send a command once, on a connection of ``client``'s pool.
+
+    Unlike ``client.execute_command()``, it never sends the command again
+    and tells whether it was sent: the exception it raises means "not sent"
+    until the command is written, and "unknown" afterwards.
+
+    Args:
+        client: Redis client whose pool provides the connection.
+        errors: The exception that Redis answers with, then the exceptions
+            of a failed connection.
+        args: The command and its arguments.
+
+    """
+    refused, failed = errors
+    pool = client.connection_pool
+    try:
+        connection = await _connection(pool)
+    except failed as exc:
+        raise HubUnavailable(f"cannot publish to redis: {exc}") from exc
+    try:
+        await connection.send_command(*args)
+        return await connection.read_response()
+    except refused as exc:
+        raise HubUnavailable(f"redis refused to publish: {exc}") from exc
+    except failed as exc:
+        # A late answer would be read as the next command's: drop the
+        # connection. redis-py already does on most errors.
+        await connection.disconnect(nowait=True)
+        raise HubDeliveryUnknown(f"no answer from redis to publish: {exc}") from exc
+    except BaseException:
+        await connection.disconnect(nowait=True)
+        raise
+    finally:
+        await pool.release(connection)
+
+
+def _connection(pool: Any) -> Any:
+    # redis-py < 5.3 requires a command name, which later versions deprecate.
+    if _legacy_pool():  # pragma: no cover
+        return pool.get_connection("PUBLISH")
+    return pool.get_connection()
+
+
+@functools.cache
+def _legacy_pool() -> bool:
+    import redis
+
+    major, minor = redis.__version__.split(".")[:2]
+    return (int(major), int(minor)) < (5, 3)
 
 
 def _client(redis: Any, url: str, retries: int, options: dict[str, Any]) -> Redis:
