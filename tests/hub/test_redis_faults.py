@@ -11,13 +11,18 @@ warning or ``hub.stats``.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
+import dataclasses
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import cast
 
 import pytest
 import redis.asyncio
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from websockets_routes.hub import Hub, HubUnavailable, RedisHub
 
@@ -135,3 +140,268 @@ async def test_lost_publish_is_reported(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("reached no subscriber" in w for w in warnings), warnings
     assert any("resubscribed" in w for w in warnings), warnings
+
+
+# Stress runs: publishers keep publishing while Redis freezes or restarts.
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("frozen", [6.0, 12.0])
+async def test_frozen_redis_default_timeouts(
+    own_redis_server: RedisServer, namespace: str, frozen: float
+) -> None:
+    """With default timeouts, frozen Redis runs each publish once; none misreported."""
+    hub = Hub.from_url(own_redis_server.url, namespace=namespace)
+    async with hub, hub_server(hub) as server, member(server, "room") as client:
+        assert await hub.publish("room", "before") == 1
+        assert await client.recv() == "before"
+        process = own_redis_server.process
+        assert process is not None
+        loop = asyncio.get_running_loop()
+        thaw = loop.time() + frozen
+        process.send_signal(signal.SIGSTOP)
+        try:
+            outcomes = await asyncio.gather(
+                *[_publish_outcome(hub, f"frozen {i}") for i in range(20)]
+            )
+            await asyncio.sleep(max(0.0, thaw - loop.time()))
+        finally:
+            process.send_signal(signal.SIGCONT)
+        received = await _drain(client, 1.0)
+    # The publish on the pooled connection was written: Redis runs it when it
+    # thaws. The others wait for new connections, which cannot be set up.
+    assert outcomes.count("HubDeliveryUnknown") >= 1
+    assert len(set(received)) == len(received)
+    for i, outcome in enumerate(outcomes):
+        expected = 1 if outcome == "HubDeliveryUnknown" else 0
+        assert (outcome, received.count(f"frozen {i}")) == (outcome, expected)
+
+
+@dataclasses.dataclass
+class Sent:
+    """What a publisher saw of one message."""
+
+    hub: int
+    started: float
+    outcome: str
+    receivers: int | None
+    resubscribes: tuple[int, ...]
+
+
+@dataclasses.dataclass
+class Tally:
+    """Counts of one run: publishes by outcome, deliveries, losses by surfacing.
+
+    A message counts once for each member: ``expected`` is returned publishes
+    times members. A loss is in the return value when ``publish()`` returned
+    fewer processes than hubs, in a resubscribe when the member's hub
+    resubscribed (and warned) after the publish started; ``recovered_after``
+    is when, after the fault, the last loss was published.
+
+    """
+
+    published: int = 0
+    returned: int = 0
+    unsent: int = 0
+    unknown: int = 0
+    unknown_delivered: int = 0
+    expected: int = 0
+    delivered: int = 0
+    duplicated: int = 0
+    misreported: int = 0
+    returned_short: int = 0
+    lost: int = 0
+    lost_in_return_value: int = 0
+    lost_in_resubscribe: int = 0
+    lost_silently: int = 0
+    recovered_after: float = 0.0
+    resubscribes: int = 0
+    lost_publishes: int = 0
+
+
+class FaultRun:
+    """Hubs with members in a room, publishers, and the accounting of a fault."""
+
+    PUBLISHERS_PER_HUB = 4
+    MEMBERS_PER_HUB = 10
+    MAX_PUBLISHES = 2_000
+
+    def __init__(self, hubs: list[RedisHub]) -> None:
+        self.hubs = hubs
+        self.sent: dict[str, Sent] = {}
+        # Messages received by each member, and the hub of each member.
+        self.received: list[list[str]] = []
+        self.member_hub: list[int] = []
+        self.stop = asyncio.Event()
+
+    async def publisher(self, hub_index: int, name: str) -> None:
+        hub, loop = self.hubs[hub_index], asyncio.get_running_loop()
+        for i in range(self.MAX_PUBLISHES):
+            if self.stop.is_set():
+                return
+            message = f"{name}-{i}"
+            resubscribes = tuple(h.stats.resubscribes for h in self.hubs)
+            started, receivers = loop.time(), None
+            try:
+                receivers = await hub.publish("room", message)
+            except HubUnavailable as exc:
+                outcome = type(exc).__name__
+            else:
+                outcome = "returned"
+            self.sent[message] = Sent(
+                hub_index, started, outcome, receivers, resubscribes
+            )
+            await asyncio.sleep(0.01)
+
+    async def reader(self, client: ClientConnection, into: list[str]) -> None:
+        try:
+            async for message in client:
+                assert isinstance(message, str)
+                into.append(message)
+        except ConnectionClosed:  # pragma: no cover
+            pass
+
+    async def run(self, fault: Callable[[], Awaitable[None]]) -> Tally:
+        """Publish before, during and after a fault; count what happened."""
+        loop = asyncio.get_running_loop()
+        async with contextlib.AsyncExitStack() as stack:
+            readers = []
+            for index, hub in enumerate(self.hubs):
+                server = await stack.enter_async_context(hub_server(hub))
+                for _ in range(self.MEMBERS_PER_HUB):
+                    client = await stack.enter_async_context(member(server, "room"))
+                    self.received.append([])
+                    self.member_hub.append(index)
+                    task = self.reader(client, self.received[-1])
+                    readers.append(asyncio.create_task(task))
+            before = [hub.stats.resubscribes for hub in self.hubs]
+            publishers = [
+                asyncio.create_task(self.publisher(index, f"p{index}.{k}"))
+                for index in range(len(self.hubs))
+                for k in range(self.PUBLISHERS_PER_HUB)
+            ]
+            await asyncio.sleep(1.0)
+            await fault()
+            fault_end = loop.time()
+            # Every hub lost its subscriber and resubscribes within a bound.
+            deadline = fault_end + 15.0
+            while not self.resubscribed(before):
+                assert loop.time() < deadline, "hubs didn't resubscribe"
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(2.0)
+            self.stop.set()
+            await asyncio.wait_for(asyncio.gather(*publishers), 10)
+            await asyncio.sleep(1.0)
+        await asyncio.wait_for(asyncio.gather(*readers), 10)
+        return self.tally(fault_end)
+
+    def resubscribed(self, before: list[int]) -> bool:
+        """Tell whether every hub resubscribed since the counts ``before``."""
+        now = [hub.stats.resubscribes for hub in self.hubs]
+        return all(n > b for n, b in zip(now, before, strict=True))
+
+    def tally(self, fault_end: float) -> Tally:
+        tally = Tally(published=len(self.sent))
+        final = [hub.stats.resubscribes for hub in self.hubs]
+        tally.resubscribes = sum(final)
+        tally.lost_publishes = sum(hub.stats.lost_publishes for hub in self.hubs)
+        counts = [collections.Counter(received) for received in self.received]
+        last_loss = fault_end
+        for message, sent in self.sent.items():
+            got = [count[message] for count in counts]
+            tally.duplicated += sum(1 for n in got if n > 1)
+            tally.delivered += sum(min(n, 1) for n in got)
+            if sent.outcome == "HubUnavailable":
+                tally.unsent += 1
+                tally.misreported += sum(1 for n in got if n)
+                continue
+            if sent.outcome == "HubDeliveryUnknown":
+                tally.unknown += 1
+                tally.unknown_delivered += sum(1 for n in got if n)
+                continue
+            tally.returned += 1
+            tally.expected += len(got)
+            short = sent.receivers is not None and sent.receivers < len(self.hubs)
+            tally.returned_short += short
+            for n, hub in zip(got, self.member_hub, strict=True):
+                if n:
+                    continue
+                tally.lost += 1
+                last_loss = max(last_loss, sent.started)
+                resubscribed = final[hub] > sent.resubscribes[hub]
+                tally.lost_in_return_value += short
+                tally.lost_in_resubscribe += resubscribed
+                tally.lost_silently += not (short or resubscribed)
+        tally.recovered_after = last_loss - fault_end
+        return tally
+
+    def check_order(self) -> None:
+        """Each member got each publisher's messages in the order published."""
+        for received in self.received:
+            last: dict[str, int] = {}
+            for message in received:
+                if message == "probe":  # pragma: no cover
+                    continue
+                name, _, number = message.rpartition("-")
+                assert int(number) > last.get(name, -1), message
+                last[name] = int(number)
+
+
+async def _fault_run(
+    server: RedisServer, namespace: str, fault: Callable[[], Awaitable[None]]
+) -> Tally:
+    hubs = [
+        cast(
+            RedisHub,
+            Hub.from_url(
+                server.url, namespace=namespace, heartbeat=0.5, socket_timeout=1.0
+            ),
+        )
+        for _ in range(2)
+    ]
+    async with hubs[0], hubs[1]:
+        run = FaultRun(hubs)
+        tally = await run.run(fault)
+        run.check_order()
+    print(f"\n{tally}")
+    assert tally.published > 0 and tally.returned > 0
+    assert tally.duplicated == 0
+    assert tally.misreported == 0
+    assert tally.lost_silently == 0
+    assert tally.delivered >= tally.expected - tally.lost
+    assert tally.recovered_after < 15.0
+    return tally
+
+
+@pytest.mark.stress
+async def test_publishers_through_frozen_redis(
+    own_redis_server: RedisServer, namespace: str
+) -> None:
+    """Redis frozen 3 s under 8 publishers: no duplicate, every loss surfaced."""
+    process = own_redis_server.process
+    assert process is not None
+
+    async def freeze() -> None:
+        process.send_signal(signal.SIGSTOP)
+        try:
+            await asyncio.sleep(3.0)
+        finally:
+            process.send_signal(signal.SIGCONT)
+
+    tally = await _fault_run(own_redis_server, namespace, freeze)
+    assert tally.unknown > 0
+
+
+@pytest.mark.stress
+async def test_publishers_through_redis_restart(
+    own_redis_server: RedisServer, namespace: str
+) -> None:
+    """Redis killed and restarted under 8 publishers: no duplicate, losses surfaced."""
+
+    async def restart() -> None:
+        own_redis_server.stop()
+        await asyncio.sleep(1.0)
+        own_redis_server.start()
+
+    tally = await _fault_run(own_redis_server, namespace, restart)
+    assert tally.unsent > 0
