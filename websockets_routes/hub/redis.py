@@ -328,9 +328,11 @@ class RedisHub(Hub):
         )
 
     def _check_local(self, channel: str, receivers: int) -> None:
-        # This process has members there: if Redis counted no subscriber, or
-        # this process isn't subscribed, its own subscriber was down.
-        if receivers > 0 and channel in self._active:
+        # This process has members there. If Redis counted no subscriber, or
+        # this process's subscriber is disconnected, they missed the message.
+        # While the subscriber resubscribes, Redis may or may not run the
+        # SUBSCRIBE first: the resubscribe warning covers that window.
+        if receivers > 0 and self._connected:
             self._losing = False
             return
         self.stats.lost_publishes += 1
