@@ -167,6 +167,29 @@ async def test_pickle_is_never_unpickled(
     assert "invalid JSON" in record.getMessage()
 
 
+async def test_refused_publish_was_not_sent(
+    redis_server: RedisServer, namespace: str, raw: redis.asyncio.Redis
+) -> None:
+    """A publish that Redis refuses raises HubUnavailable, not the unknown kind."""
+    user = f"{namespace}-user"
+    await raw.acl_setuser(
+        user, enabled=True, passwords=["+secret"], keys=["*"], channels=["*"]
+    )
+    await raw.execute_command("ACL", "SETUSER", user, "+@all", "-publish")
+    try:
+        hub = Hub.from_url(
+            redis_server.url, namespace=namespace, username=user, password="secret"
+        )
+        assert isinstance(hub, RedisHub)
+        async with hub:
+            with pytest.raises(HubUnavailable, match="redis refused to publish") as exc:
+                await hub.publish("room", "refused")
+            assert not isinstance(exc.value, HubDeliveryUnknown)
+            assert hub.stats.unsent_publishes == 1
+    finally:
+        await raw.acl_deluser(user)
+
+
 async def test_start_fails_without_redis(namespace: str) -> None:
     """Starting a hub raises HubUnavailable when Redis cannot be reached."""
     hub = Hub.from_url("redis://127.0.0.1:1/0", namespace=namespace)

@@ -116,6 +116,32 @@ async def test_frozen_redis_publish_is_sent_once(
     assert received.count("after") == 1
 
 
+async def test_cancelled_publish_leaves_no_late_answer(
+    own_redis_server: RedisServer, namespace: str
+) -> None:
+    """A publish cancelled while Redis is frozen doesn't confuse the next one."""
+    async with _hub(own_redis_server, namespace, heartbeat=2.0) as hub:
+        async with hub_server(hub) as server, member(server, "room") as client:
+            assert await hub.publish("room", "before") == 1
+            assert await client.recv() == "before"
+            process = own_redis_server.process
+            assert process is not None
+            process.send_signal(signal.SIGSTOP)
+            try:
+                task = asyncio.create_task(hub.publish("room", "cancelled"))
+                await asyncio.sleep(0.1)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            finally:
+                process.send_signal(signal.SIGCONT)
+            # Redis answers the cancelled publish late; the next publish
+            # reads its own answer, on another connection.
+            assert await hub.publish("room", "after") == 1
+            received = await _drain(client)
+    assert sorted(received) == ["after", "cancelled"]
+
+
 async def test_lost_publish_is_reported(
     own_redis_server: RedisServer,
     namespace: str,

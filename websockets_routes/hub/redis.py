@@ -322,10 +322,9 @@ class RedisHub(Hub):
             HubDeliveryUnknown: If it was sent but no answer came.
 
         """
-        errors = (self._response_error, self._errors)
-        return int(
-            await _execute_once(self._publisher, errors, "PUBLISH", channel, data)
-        )
+        refused, failed = self._response_error, self._errors
+        command = ("PUBLISH", channel, data)
+        return int(await _execute_once(self._publisher, refused, failed, *command))
 
     def _check_local(self, channel: str, receivers: int) -> None:
         # This process has members there. If Redis counted no subscriber, or
@@ -620,7 +619,8 @@ def _resolve(waiters: Iterable[asyncio.Future[None]]) -> None:
 
 async def _execute_once(
     client: Redis,
-    errors: tuple[type[Exception], tuple[type[Exception], ...]],
+    refused: type[Exception],
+    failed: tuple[type[Exception], ...],
     *args: Any,
 ) -> Any:
     """Send a command once, on a connection of ``client``'s pool.
@@ -631,12 +631,11 @@ async def _execute_once(
 
     Args:
         client: Redis client whose pool provides the connection.
-        errors: The exception that Redis answers with, then the exceptions
-            of a failed connection.
+        refused: The exception of an error that Redis answers with.
+        failed: The exceptions of a failed connection.
         args: The command and its arguments.
 
     """
-    refused, failed = errors
     pool = client.connection_pool
     try:
         connection = await _connection(pool)
