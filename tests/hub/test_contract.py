@@ -60,6 +60,18 @@ async def test_publish_to_empty_group(hub: Hub) -> None:
     await hub.publish("nobody", "hello")
 
 
+async def test_publish_returns_processes_reached(hub: Hub) -> None:
+    """Sending returns the number of processes reached: this one, or none."""
+    assert await hub.publish("nobody", "hello") == 0
+    assert await hub.send_to_user("nobody", "hello") == 0
+    assert await hub.broadcast("hello") == 1
+    async with hub_server(hub) as server, member(server, "a", user="al") as client:
+        assert await hub.publish("a", "group") == 1
+        assert await hub.send_to_user("al", "user") == 1
+        assert await hub.broadcast("all") == 1
+        assert [await client.recv() for _ in range(3)] == ["group", "user", "all"]
+
+
 async def test_send_to_user_reaches_all_connections(hub: Hub) -> None:
     """send_to_user() reaches every connection of the user and no other."""
     async with hub_server(hub) as server:
