@@ -50,6 +50,8 @@ def test_encode_rejects_other_types() -> None:
         (b'{"v":1,"type":"pickle","data":"x"}', "unsupported message type: 'pickle'"),
         (b'{"v":1,"type":"binary","data":"!!"}', "invalid base64"),
         (json.dumps({"v": 1, "type": "text", "data": "\ud800"}), "invalid text"),
+        (b"[" * 100_000, "invalid JSON: nested too deep"),
+        (b'{"v":' * 100_000, "invalid JSON: nested too deep"),
     ],
 )
 def test_decode_rejects_invalid(envelope: bytes | str, error: str) -> None:

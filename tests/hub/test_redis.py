@@ -145,6 +145,18 @@ class _Payload:
         return _unpickle, ()
 
 
+async def test_deep_json_keeps_subscriber_running(
+    redis_server: RedisServer, namespace: str, raw: redis.asyncio.Redis
+) -> None:
+    """JSON nested too deep for Python's parser is dropped; delivery goes on."""
+    async with _hub(redis_server, namespace) as hub:
+        async with hub_server(hub) as server, member(server, "room") as client:
+            await raw.publish(f"{namespace}:group:room", b"[" * 100_000)
+            assert await hub.publish("room", "good") == 1
+            assert await asyncio.wait_for(client.recv(), 5) == "good"
+            assert hub.stats.invalid_envelopes == 1
+
+
 async def test_pickle_is_never_unpickled(
     redis_server: RedisServer,
     namespace: str,

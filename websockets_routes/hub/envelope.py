@@ -91,6 +91,10 @@ def decode(envelope: bytes | str) -> Message:
         fields = json.loads(envelope)
     except (ValueError, TypeError) as exc:
         raise InvalidEnvelope(f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:
+        # An envelope is a flat object: deep nesting is hostile, and would
+        # otherwise escape as an error that no caller expects.
+        raise InvalidEnvelope("invalid JSON: nested too deep") from exc
     if not isinstance(fields, dict):
         raise InvalidEnvelope(f"not a JSON object: {type(fields).__name__}")
     version = fields.get("v")
