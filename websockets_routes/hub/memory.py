@@ -231,8 +231,7 @@ class Hub:
 
         Returns:
             The number of processes that received the message: here, 1 if
-            this process has members in the group, else 0. (Until 1.0, it
-            returned :obj:`None`.)
+            this process has members in the group, else 0.
 
         Raises:
             TypeError: If ``message`` is neither text nor binary.
