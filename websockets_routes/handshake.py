@@ -49,12 +49,13 @@ class RequestError(ValueError):
 
 def install(protocol: ServerProtocol) -> None:
     """Replace a new connection's request parser with :func:`parse`."""
+    # Left unstarted: the first next() on data or EOF starts it, which saves
+    # running it to its first yield on every connection.
     protocol.parser = parse(protocol)
-    next(protocol.parser)
 
 
 def parse(protocol: ServerProtocol) -> Generator[None]:
-    """Read the request, wait for the handshake's answer, then read frames."""
+    """Read the request, wait for the answer, then hand over to websockets' parser."""
     # handshake_exc stays unset: websockets before 17 logs it as an error with
     # a traceback, and a client that goes away or sends garbage must not fill
     # the error log; websockets logs the answer itself.
@@ -85,7 +86,12 @@ def parse(protocol: ServerProtocol) -> Generator[None]:
     # or a pipelined request must not fail the connection before that.
     while protocol.state is CONNECTING:
         yield
-    yield from SansIOProtocol.parse(protocol)
+    # websockets' own frame parser takes over, so that no frame of this
+    # package runs per message. This one still yields once: the caller is
+    # inside next() on it.
+    protocol.parser = SansIOProtocol.parse(protocol)
+    next(protocol.parser)
+    yield
 
 
 def read_request(read_line: Any) -> Generator[None, None, Request]:

@@ -174,7 +174,33 @@ class Protocol(ServerConnection):
         :meth:`Router.handle`, after the handshake.
 
         """
-        request = cast(Request, self.request)
+        answer = self.route_request(path, headers)
+        if answer is None or isinstance(answer, Response):
+            return answer
+        return await answer
+
+    def route_request(
+        self, path: str, headers: Headers
+    ) -> Response | Awaitable[Response | None] | None:
+        """Route the request: :meth:`process_request`, with no coroutine if it can.
+
+        :meth:`Router.serve` calls it during the handshake when
+        :meth:`process_request` is not overridden: a view without a
+        coroutine function as its hook is routed and answered at once.
+
+        Returns:
+            :obj:`None` to go on with the handshake, the response to send
+            instead, or an awaitable of either when the view's hook is a
+            coroutine function.
+
+        Example::
+
+            answer = connection.route_request(request.path, request.headers)
+            if inspect.isawaitable(answer):
+                answer = await answer
+
+        """
+        request = self.request
         try:
             self.dispatch = dispatch = self.router.dispatch(path)
             secure = self.transport.get_extra_info("ssl_object") is not None
@@ -185,13 +211,22 @@ class Protocol(ServerConnection):
             if refused is not None:
                 return refused
             dispatch.negotiated = True
-            return await dispatch.process_request(headers)
+            answer = dispatch.run_hook(headers)
         except RouteNotFound:
-            return self.not_found(request)
+            return self.not_found(cast(Request, request))
         except InvalidPath as exc:
-            return self.bad_request(request, exc)
+            return self.bad_request(cast(Request, request), exc)
         except ViewFailed as exc:
-            return self.server_error(request, exc)
+            return self.server_error(cast(Request, request), exc)
+        if answer is None or isinstance(answer, Response):
+            return answer
+        return self._await_hook(answer)
+
+    async def _await_hook(self, answer: Awaitable[Response | None]) -> Response | None:
+        try:
+            return await answer
+        except ViewFailed as exc:
+            return self.server_error(cast(Request, self.request), exc)
 
     def not_found(self, request: Request) -> Response:
         """Answer a request that no route matches: HTTP 404."""
@@ -349,20 +384,56 @@ def _options(
     routed = type(
         cls.__name__, (cls,), {"router": router, "__module__": cls.__module__}
     )
+    # websockets takes a plain function or a coroutine function: routing
+    # needs no coroutine unless 0.2's hook is overridden or a view's hook is one.
+    overridden = routed.process_request is not Protocol.process_request  # type: ignore[attr-defined]
+    route: ProcessRequest = _handshake_hook if overridden else _handshake_route
+    if user_process_request is not None:
+        route = _after(user_process_request, route)
+    return {"process_request": route, "create_connection": routed}
 
-    async def process_request(
+
+def _handshake_route(connection: Any, request: Request) -> Any:
+    """Route during the handshake: :meth:`Protocol.route_request`."""
+    # connection is a Protocol, typed Any: websockets types the argument as
+    # a ServerConnection, and a cast() would cost a call per handshake.
+    return connection.route_request(request.path, request.headers)
+
+
+async def _handshake_hook(connection: Any, request: Request) -> Response | None:
+    """Route through an override of :meth:`Protocol.process_request`, 0.2's hook."""
+    answer = connection.process_request(request.path, request.headers)
+    return as_response(await answer if inspect.isawaitable(answer) else answer)
+
+
+def _after(first: ProcessRequest, route: ProcessRequest) -> ProcessRequest:
+    """Run the ``process_request`` given to ``serve()``; route if it gives None."""
+
+    def process_request(
         connection: ServerConnection, request: Request
-    ) -> Response | None:
-        if user_process_request is not None:
-            response = user_process_request(connection, request)
-            if isinstance(response, Awaitable):
-                response = await response
-            if response is not None:
-                return response
-        hook = cast(Protocol, connection).process_request(request.path, request.headers)
-        return as_response(await hook if inspect.isawaitable(hook) else hook)
+    ) -> Awaitable[Response | None] | Response | None:
+        response = first(connection, request)
+        if response is None:
+            return route(connection, request)
+        if isinstance(response, Awaitable):
+            return _then(response, route, connection, request)
+        return response
 
-    return {"process_request": process_request, "create_connection": routed}
+    return process_request
+
+
+async def _then(
+    response: Awaitable[Response | None],
+    route: ProcessRequest,
+    connection: ServerConnection,
+    request: Request,
+) -> Response | None:
+    """Await the answer of the ``process_request`` given to ``serve()``, then route."""
+    first = await response
+    if first is not None:
+        return first
+    answer = route(connection, request)
+    return await answer if isinstance(answer, Awaitable) else answer
 
 
 async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
