@@ -84,6 +84,7 @@ def parse(protocol: ServerProtocol) -> Generator[None]:
     protocol.events.append(request)
     # Bytes after the request are no frames until a 101 answers it: a body
     # or a pipelined request must not fail the connection before that.
+    yield  # the request has no answer yet: no need to look at the state
     while protocol.state is CONNECTING:
         yield
     # websockets' own frame parser takes over, so that no frame of this
@@ -108,7 +109,7 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
     except ValueError as exc:
         raise RequestError(http.HTTPStatus.BAD_REQUEST, str(exc)) from exc
     parts = line.split(b" ")
-    if len(parts) != 3 or not all(parts):
+    if len(parts) != 3 or b"" in parts:
         raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP request line")
     raw_method, raw_target, raw_version = parts
     if raw_version not in (b"HTTP/1.1", b"HTTP/1.0"):
@@ -135,9 +136,10 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
         ) from exc
     except ValueError as exc:
         raise RequestError(http.HTTPStatus.BAD_REQUEST, str(exc)) from exc
-    request = Request(origin_form(target), headers)
+    # Most targets are in origin-form already: no call for them.
+    request = Request(target if target[0] == "/" else origin_form(target), headers)
     # Request.method appeared in websockets 15; routing reads it with getattr.
-    request_attributes: dict[str, Any] = vars(request)
+    request_attributes: dict[str, Any] = request.__dict__
     request_attributes["method"] = raw_method.decode()
     return request
 

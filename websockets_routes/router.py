@@ -19,7 +19,14 @@ import http
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
+from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
 from websockets.datastructures import Headers
@@ -39,6 +46,7 @@ from .options import UNSET
 from .path import RoutedPath
 from .table import Route, RouteTable
 from .views import (
+    FunctionView,
     RedirectView,
     as_response,
     check_http_endpoint,
@@ -77,12 +85,18 @@ class Dispatch:
         self.negotiated = False
 
     def check_request(
-        self, method: str, headers: Headers, *, secure: bool = False
+        self,
+        method: str,
+        headers: Headers,
+        *,
+        secure: bool = False,
+        names: AbstractSet[str] | None = None,
     ) -> Response | None:
         """Check the request's method and body, and note them in the path.
 
         Server adapters that see the method call it before
-        :meth:`process_request`.
+        :meth:`process_request`. ``names``, the set of the headers' names
+        in lower case, saves making it again when the caller has it.
 
         Returns:
             HTTP 405, with an ``Allow`` header, for a method the route does
@@ -103,8 +117,12 @@ class Dispatch:
                 attributes["method"] = method
             if secure:
                 attributes["secure"] = True
-        if "Transfer-Encoding" in headers or (
-            "Content-Length" in headers
+        if names is None:
+            # Headers iterates over lower-case names: one call, where each
+            # "in" would be three, on every handshake.
+            names = set(headers)
+        if "transfer-encoding" in names or (
+            "content-length" in names
             and any(length != "0" for length in headers.get_all("Content-Length"))
         ):
             return error_response(
@@ -176,14 +194,17 @@ class Dispatch:
             return answer
         return await answer
 
-    def handle(self, ws: Any) -> Awaitable[None] | None:
+    def handle(self, ws: Any) -> Coroutine[Any, Any, None] | None:
         """Start the view's handler; :obj:`None` for a view without one.
 
         It returns the handler's coroutine rather than awaiting it, so that an
         open connection holds one suspended coroutine less.
 
         """
-        handle = getattr(self.view, "handle", None)
+        view = self.view
+        if view.__class__ is FunctionView:  # no attribute lookup that may fail
+            return view.handle(ws, self.path)
+        handle = getattr(view, "handle", None)
         return None if handle is None else handle(ws, self.path)
 
 
@@ -607,8 +628,10 @@ class BaseRouter:
             found = self._table.match(path)
             if found is not None:
                 route, params = found
-                path = RoutedPath(path, params, route.name)
-                return Dispatch(route, path, route.view())
+                view = route.view
+                if view.__class__ is not FunctionView:  # a factory to call
+                    view = view()
+                return Dispatch(route, RoutedPath(path, params, route.name), view)
         except InvalidPath:
             raise
         except Exception as exc:

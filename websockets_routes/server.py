@@ -34,6 +34,7 @@ connection is open, and closes it with a code instead:
 
 from __future__ import annotations
 
+import asyncio
 import http
 import inspect
 import logging
@@ -49,12 +50,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import SERVER, Request, Response
-from websockets.protocol import OPEN
 
 from . import compat, handshake, options
 from .exceptions import InvalidPath, RouteNotFound, ViewFailed
 from .router import BaseRouter, Dispatch
-from .views import ResponseLike, as_response
+from .views import FunctionView, ResponseLike, as_response
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server
@@ -126,6 +126,7 @@ class Protocol(ServerConnection):
     Attributes:
         router: The router that serves this connection.
         dispatch: The route and view of this connection, once routed.
+        secure: Whether the server speaks TLS.
 
     Example::
 
@@ -140,27 +141,28 @@ class Protocol(ServerConnection):
 
     """
 
-    router: ClassVar[BaseRouter]
+    # None until Router.serve() makes a subclass per server that sets it.
+    router: ClassVar[BaseRouter] = None  # type: ignore[assignment]
+    #: Whether the server speaks TLS, set by :meth:`Router.serve`.
+    secure: ClassVar[bool] = False
     dispatch: Dispatch | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         handshake.install(self.protocol)
 
-    async def handshake(
+    def handshake(
         self,
         process_request: ProcessRequest | None = None,
         process_response: Any = None,
         server_header: str | None = SERVER,
-    ) -> None:
+    ) -> Coroutine[Any, Any, None]:
         """Perform the opening handshake; see websockets' ``ServerConnection``."""
-        if not hasattr(self, "router"):
+        # Returning websockets' coroutine, not awaiting it, saves a coroutine
+        # per handshake.
+        if self.router is None:
             process_request = _not_routed
-        await super().handshake(process_request, process_response, server_header)
-        # The parser holds back what the client sent after its request until
-        # the handshake is answered (see .handshake); read it now.
-        if self.protocol.state is OPEN and self.protocol.reader.buffer:
-            self.data_received(b"")
+        return super().handshake(process_request, process_response, server_header)
 
     async def process_request(
         self, path: str, headers: Headers
@@ -203,14 +205,26 @@ class Protocol(ServerConnection):
         request = self.request
         try:
             self.dispatch = dispatch = self.router.dispatch(path)
-            secure = self.transport.get_extra_info("ssl_object") is not None
-            method = getattr(request, "method", "GET")
-            refused = dispatch.check_request(method, headers, secure=secure)
-            if refused is None:
-                refused = options.apply(self.protocol, headers, dispatch.route.options)
+            # The parser sets the method, which websockets 14 does not read.
+            method = request.method  # type: ignore[union-attr, attr-defined, unused-ignore]
+            names = set(headers)  # lower-case: no method call per name
+            refused = dispatch.check_request(
+                method, headers, secure=self.secure, names=names
+            )
+            route_options = dispatch.route.options
+            # options.apply() also refuses an offer of subprotocols to a
+            # route that has no options.
+            if refused is None and (route_options or "sec-websocket-protocol" in names):
+                refused = options.apply(self.protocol, headers, route_options)
             if refused is not None:
                 return refused
             dispatch.negotiated = True
+            view = dispatch.view
+            # A function view has no hook: no attribute lookup to find none.
+            if view.__class__ is FunctionView or (
+                getattr(view, "process_request", None) is None
+            ):
+                return None
             answer = dispatch.run_hook(headers)
         except RouteNotFound:
             return self.not_found(cast(Request, request))
@@ -347,7 +361,7 @@ def serve(
 ) -> Serving:
     """Implement :meth:`Router.serve`."""
     options = _options(router, process_request, create_connection, kwargs)
-    return websockets_serve(router.handle, host, port, **options, **kwargs)
+    return websockets_serve(_open, host, port, **options, **kwargs)
 
 
 def unix_serve(
@@ -362,9 +376,7 @@ def unix_serve(
     options = _options(router, process_request, create_connection, kwargs)
     # websockets 14 types unix_serve() as an Awaitable[Server] although it
     # returns what serve() returns.
-    return cast(
-        Serving, websockets_unix_serve(router.handle, path, **options, **kwargs)
-    )
+    return cast(Serving, websockets_unix_serve(_open, path, **options, **kwargs))
 
 
 def _options(
@@ -381,9 +393,13 @@ def _options(
     compat.check_connection_class(cls, Protocol)
     # A subclass per server carries the router as a class attribute: no
     # per-connection attribute, and no wrapper call per handshake.
-    routed = type(
-        cls.__name__, (cls,), {"router": router, "__module__": cls.__module__}
-    )
+    # The server's TLS is known now: no lookup in the transport per handshake.
+    namespace = {
+        "router": router,
+        "secure": kwargs.get("ssl") is not None,
+        "__module__": cls.__module__,
+    }
+    routed = type(cls.__name__, (cls,), namespace)
     # websockets takes a plain function or a coroutine function: routing
     # needs no coroutine unless 0.2's hook is overridden or a view's hook is one.
     overridden = routed.process_request is not Protocol.process_request  # type: ignore[attr-defined]
@@ -391,6 +407,15 @@ def _options(
     if user_process_request is not None:
         route = _after(user_process_request, route)
     return {"process_request": route, "create_connection": routed}
+
+
+def _open(connection: Any) -> Awaitable[None]:
+    """The handler under :meth:`Router.serve`: :meth:`Router.handle`, once open."""
+    # The parser holds back what the client sent after its request until
+    # the handshake is answered (see .handshake); read it now.
+    if connection.protocol.reader.buffer:
+        connection.data_received(b"")
+    return connection.router.handle(connection)  # type: ignore[no-any-return]
 
 
 def _handshake_route(connection: Any, request: Request) -> Any:
@@ -447,7 +472,10 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
     try:
         handler = dispatch.handle(ws)
         if handler is not None:
-            await handler
+            # The handler runs in a task of its own, so that this frame, which
+            # only catches its errors, wakes up once at its end rather than
+            # each time the handler does: no frame of ours runs per message.
+            await asyncio.get_running_loop().create_task(handler)
     except ConnectionClosed:
         logger.debug("connection closed in handler: %s", dispatch.path)
     except Exception:
