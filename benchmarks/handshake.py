@@ -1,6 +1,6 @@
 """Handshake cost: server CPU time per handshake, and connections per second.
 
-One server process runs three servers side by side, each on its own port and
+A server process runs three servers side by side, each on its own port and
 without compression: a bare ``websockets.serve``, ``router.serve()`` with
 1,000 routes ``/r0/{id}`` ... ``/r999/{id}``, and websockets' own ``route()``
 with the same 1,000 werkzeug rules (when the installed websockets has it and
@@ -14,7 +14,9 @@ its event loop, so that the figure is the server's own work per handshake,
 opening and closing, and nothing else on the machine.
 
 Each repetition runs one batch per subject, in a rotating order, so that
-the machine's drift weighs on all of them alike (see ``together.py``).
+the machine's drift weighs on all of them alike; three server processes,
+which start the servers in different orders, share the repetitions (see
+``together.py``).
 Ratios to the bare server are taken within each repetition, and their
 median is shown: ``bare / µs`` for the CPU time, ``conn/s / bare`` for the
 rate of the same batches; higher is better for both. The router's own work
@@ -32,7 +34,7 @@ import sys
 
 from common import Row, machine, print_table
 from loadgen import LABELS, generate, last_path, rate_rows
-from together import Servers, interleave
+from together import interleave
 
 __all__ = ["main"]
 
@@ -53,15 +55,17 @@ def main(quick: bool = False) -> list[Row]:
         then the routing's own work per handshake.
 
     """
-    repetitions, batch = (3, 40) if quick else (41, 300)
-    with Servers(SUBJECTS, "close", ROUTES) as servers:
-        rates, cpus = interleave(
-            "handshake",
-            servers,
-            functools.partial(_connections, batch),
-            repetitions=repetitions,
-            warm_up=functools.partial(_connections, 20),
-        )
+    repetitions, batch, processes = (3, 40, 1) if quick else (42, 300, 3)
+    rates, cpus = interleave(
+        "handshake",
+        SUBJECTS,
+        "close",
+        ROUTES,
+        functools.partial(_connections, batch),
+        repetitions=repetitions,
+        processes=processes,
+        warm_up=functools.partial(_connections, 20),
+    )
     how = f"{repetitions} repetitions x {batch} handshakes"
     return _rows(list(rates), rates, cpus, how)
 

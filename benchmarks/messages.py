@@ -1,6 +1,7 @@
 """Echo throughput on an established connection: routing must cost nothing here.
 
-Two servers run side by side in one process (see ``together.py``), both
+Two servers run side by side in one process (see ``together.py``; two
+such processes share the repetitions), both
 without compression: a bare ``websockets.serve`` and ``router.serve()`` with
 1,000 routes, each echoing every message. In each repetition, a raw-socket
 client in this process connects to the last route, ``/r999/abc``, then sends
@@ -35,7 +36,7 @@ import sys
 
 from common import Row, machine, print_table
 from loadgen import HANDLERS, echo, last_path, rate_rows
-from together import Servers, interleave
+from together import interleave
 
 __all__ = ["main", "package_calls"]
 
@@ -68,15 +69,17 @@ def main(quick: bool = False) -> list[Row]:
         RuntimeError: If a function of ``websockets_routes`` runs per message.
 
     """
-    repetitions, count, limit = (3, 2_000, 2.0) if quick else (31, 10_000, 3.0)
-    with Servers(SUBJECTS, "echo", ROUTES) as servers:
-        rates, cpus = interleave(
-            "messages",
-            servers,
-            functools.partial(_echoes, count, limit),
-            repetitions=repetitions,
-            warm_up=functools.partial(_echoes, 1_000, limit),
-        )
+    repetitions, count, limit = (3, 2_000, 2.0) if quick else (32, 10_000, 3.0)
+    rates, cpus = interleave(
+        "messages",
+        SUBJECTS,
+        "echo",
+        ROUTES,
+        functools.partial(_echoes, count, limit),
+        repetitions=repetitions,
+        processes=1 if quick else 2,
+        warm_up=functools.partial(_echoes, 1_000, limit),
+    )
     how = f"{repetitions} repetitions x {count:,} messages"
     rows = rate_rows("messages", CASE, "msg", list(rates), rates, cpus, how)
     return [*rows, _frames_row(50 if quick else 1_000)]

@@ -10,7 +10,8 @@ server's own work, not the machine's.
 
 :func:`interleave` runs the subjects in a rotating order, repetition after
 repetition, so that the drift of a shared machine weighs on all of them
-alike; ratios are then taken within each repetition.
+alike, in a few such processes; ratios are then taken within each
+repetition.
 
 """
 
@@ -99,35 +100,48 @@ class Servers:
 
 def interleave(
     name: str,
-    servers: Servers,
+    subjects: Sequence[str],
+    handler: str,
+    routes: int,
     load: Load,
     *,
     repetitions: int,
+    processes: int,
     warm_up: Load,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Measure every subject once per repetition, in a rotating order.
+
+    The repetitions are shared among ``processes`` server processes, each
+    of which starts the subjects' servers in another order: where a server
+    sits in a process's memory weighs on its figures by a few µs, and this
+    spreads that over every subject.
 
     Returns:
         The rates and the CPU µs per operation, per subject, one value per
         repetition.
 
     """
-    subjects = list(servers.ports)
-    for subject in subjects:  # warm up, and check that each one answers
-        servers.measure(subject, warm_up)
-    rates: dict[str, list[float]] = {subject: [] for subject in subjects}
-    cpus: dict[str, list[float]] = {subject: [] for subject in subjects}
-    for repetition in range(repetitions):
-        shift = repetition % len(subjects)
-        for subject in [*subjects[shift:], *subjects[:shift]]:
-            rate, cpu = servers.measure(subject, load)
-            rates[subject].append(rate)
-            cpus[subject].append(cpu)
-        print(
-            f"{name}: {repetition + 1}/{repetitions}: "
-            + ", ".join(f"{s} {cpus[s][-1]:,.2f} µs" for s in subjects),
-            file=sys.stderr,
-        )
+    rates: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
+    for process in range(processes):
+        shift = process % len(subjects)
+        order = [*subjects[shift:], *subjects[:shift]]
+        with Servers(order, handler, routes) as servers:
+            present = [subject for subject in subjects if subject in servers.ports]
+            for subject in present:  # warm up, and check that each one answers
+                servers.measure(subject, warm_up)
+            start = process * repetitions // processes
+            for repetition in range(start, (process + 1) * repetitions // processes):
+                shift = repetition % len(present)
+                for subject in [*present[shift:], *present[:shift]]:
+                    rate, cpu = servers.measure(subject, load)
+                    rates.setdefault(subject, []).append(rate)
+                    cpus.setdefault(subject, []).append(cpu)
+                print(
+                    f"{name}: {repetition + 1}/{repetitions}: "
+                    + ", ".join(f"{s} {cpus[s][-1]:,.2f} µs" for s in present),
+                    file=sys.stderr,
+                )
     return rates, cpus
 
 
