@@ -1,18 +1,26 @@
-"""Handshake throughput: connections per second through a routing server.
+"""Handshake cost: server CPU time per handshake, and connections per second.
 
-Three servers, each in its own process, accept a connection and close it at
-once: a bare ``websockets.serve``, ``router.serve()`` with 1,000 routes and
-websockets' ``route()`` with the same 1,000 rules, all without compression.
-A raw-socket load generator, in another process, opens connections to the
-last route, ``/r999/abc``, with 8 in flight, for a fixed time; each connection
-checks for HTTP 101, sends a close frame and waits for the server to close.
+A server process runs three servers side by side, each on its own port and
+without compression: a bare ``websockets.serve``, ``router.serve()`` with
+1,000 routes ``/r0/{id}`` ... ``/r999/{id}``, and websockets' own ``route()``
+with the same 1,000 werkzeug rules (when the installed websockets has it and
+werkzeug is installed). Each one accepts a connection and closes it at once.
 
-The subjects take turns, in a rotating order, for many short rounds, so that
-the load of a shared machine weighs on all of them alike; the table gives
-each subject's median rate, and the server's median CPU time per handshake.
-Ratios are to the bare server, taken in each round, and their median is
-shown: ``conn/s / bare`` for the rate, ``bare / µs`` for the CPU time; higher
-is better for both.
+A raw-socket client in this process opens a batch of connections to the last
+route, ``/r999/abc``, 8 in flight: each one checks for HTTP 101, sends a
+close frame and waits for the server to close. Before and after each batch,
+the server reports the CPU time (user and system) of the thread that runs
+its event loop, so that the figure is the server's own work per handshake,
+opening and closing, and nothing else on the machine.
+
+Each repetition runs one batch per subject, in a rotating order, so that
+the machine's drift weighs on all of them alike; three server processes,
+which start the servers in different orders, share the repetitions (see
+``together.py``).
+Ratios to the bare server are taken within each repetition, and their
+median is shown: ``bare / µs`` for the CPU time, ``conn/s / bare`` for the
+rate of the same batches; higher is better for both. The router's own work
+is the median of the per-repetition differences to the bare server.
 
 Run it alone with ``python benchmarks/handshake.py [--quick]``.
 
@@ -20,68 +28,79 @@ Run it alone with ``python benchmarks/handshake.py [--quick]``.
 
 from __future__ import annotations
 
+import functools
+import statistics
 import sys
 
 from common import Row, machine, print_table
-from loadgen import ServerProcess, last_path, rate_rows, run_load, take_turns
+from loadgen import LABELS, generate, last_path, rate_rows
+from together import interleave
 
 __all__ = ["main"]
 
 ROUTES = 1000
 SUBJECTS = ("bare", "ours", "route")
 CASE = "1,000 routes, last route"
-
-
-def _measure(
-    server: ServerProcess, *, duration: float, concurrency: int
-) -> tuple[float, float]:
-    """One load run: connections per second, and server CPU µs per handshake."""
-    before = server.stats()["cpu"]
-    result = run_load(
-        server.port, last_path(ROUTES), duration=duration, concurrency=concurrency
-    )
-    after = server.stats()["cpu"]
-    if result["errors"] or not result["completed"]:
-        raise RuntimeError(f"load generator failed on {server.subject}: {result}")
-    return result["rate"], (after - before) / result["completed"] * 1e6
+CONCURRENCY = 8
 
 
 def main(quick: bool = False) -> list[Row]:
-    """Measure handshake throughput and server CPU time per handshake.
+    """Measure server CPU time per handshake, and the rate, of every subject.
 
     Args:
-        quick: Run one short round only, to prove that the script works.
+        quick: Run three small repetitions only, to prove that the script works.
 
     Returns:
-        One row per subject for the rate, then one per subject for the CPU.
+        One row per subject for the rate, one per subject for the CPU time,
+        then the routing's own work per handshake.
 
     """
-    rounds, duration, concurrency = (1, 0.5, 8) if quick else (15, 1.5, 8)
-
-    def measure(server: ServerProcess, warm_up: bool) -> tuple[float, float]:
-        seconds = 0.2 if warm_up else duration
-        return _measure(server, duration=seconds, concurrency=concurrency)
-
-    rates, cpus = take_turns(
+    repetitions, batch, processes = (3, 40, 1) if quick else (42, 300, 3)
+    rates, cpus = interleave(
         "handshake",
         SUBJECTS,
         "close",
-        measure,
-        rounds=rounds,
-        routes=ROUTES,
-        unit="conn",
+        ROUTES,
+        functools.partial(_connections, batch),
+        repetitions=repetitions,
+        processes=processes,
+        warm_up=functools.partial(_connections, 20),
     )
-    return _rows(rates, cpus, rounds, duration)
+    how = f"{repetitions} repetitions x {batch} handshakes"
+    return _rows(list(rates), rates, cpus, how)
+
+
+def _connections(count: int, port: int) -> int:
+    """Open ``count`` connections to the last route, 8 in flight, and close them."""
+    result = generate(
+        port, last_path(ROUTES), duration=60.0, concurrency=CONCURRENCY, limit=count
+    )
+    if result["errors"] or result["completed"] != count:
+        raise RuntimeError(f"load generator failed: {result}")
+    return count
 
 
 def _rows(
+    subjects: list[str],
     rates: dict[str, list[float]],
     cpus: dict[str, list[float]],
-    rounds: int,
-    duration: float,
+    how: str,
 ) -> list[Row]:
-    how = f"{rounds} rounds x {duration:g} s"
-    return rate_rows("handshake", CASE, "conn", SUBJECTS, rates, cpus, how)
+    rows = rate_rows("handshake", CASE, "conn", subjects, rates, cpus, how)
+    for subject in subjects[1:]:
+        pairs = zip(cpus[subject], cpus["bare"], strict=True)
+        rows.append(
+            Row(
+                "handshake",
+                f"{CASE}, routing's own CPU",
+                LABELS[subject],
+                statistics.median(value - bare for value, bare in pairs),
+                "µs/conn",
+                None,
+                f"subject - bare, per repetition; median of {how}",
+            )
+        )
+    return rows
 
 
 if __name__ == "__main__":

@@ -49,12 +49,13 @@ class RequestError(ValueError):
 
 def install(protocol: ServerProtocol) -> None:
     """Replace a new connection's request parser with :func:`parse`."""
+    # Left unstarted: the first next() on data or EOF starts it, which saves
+    # running it to its first yield on every connection.
     protocol.parser = parse(protocol)
-    next(protocol.parser)
 
 
 def parse(protocol: ServerProtocol) -> Generator[None]:
-    """Read the request, wait for the handshake's answer, then read frames."""
+    """Read the request, wait for the answer, then hand over to websockets' parser."""
     # handshake_exc stays unset: websockets before 17 logs it as an error with
     # a traceback, and a client that goes away or sends garbage must not fill
     # the error log; websockets logs the answer itself.
@@ -83,9 +84,15 @@ def parse(protocol: ServerProtocol) -> Generator[None]:
     protocol.events.append(request)
     # Bytes after the request are no frames until a 101 answers it: a body
     # or a pipelined request must not fail the connection before that.
+    yield  # the request has no answer yet: no need to look at the state
     while protocol.state is CONNECTING:
         yield
-    yield from SansIOProtocol.parse(protocol)
+    # websockets' own frame parser takes over, so that no frame of this
+    # package runs per message. This one still yields once: the caller is
+    # inside next() on it.
+    protocol.parser = SansIOProtocol.parse(protocol)
+    next(protocol.parser)
+    yield
 
 
 def read_request(read_line: Any) -> Generator[None, None, Request]:
@@ -102,7 +109,7 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
     except ValueError as exc:
         raise RequestError(http.HTTPStatus.BAD_REQUEST, str(exc)) from exc
     parts = line.split(b" ")
-    if len(parts) != 3 or not all(parts):
+    if len(parts) != 3 or b"" in parts:
         raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP request line")
     raw_method, raw_target, raw_version = parts
     if raw_version not in (b"HTTP/1.1", b"HTTP/1.0"):
@@ -129,9 +136,10 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
         ) from exc
     except ValueError as exc:
         raise RequestError(http.HTTPStatus.BAD_REQUEST, str(exc)) from exc
-    request = Request(origin_form(target), headers)
+    # Most targets are in origin-form already: no call for them.
+    request = Request(target if target[0] == "/" else origin_form(target), headers)
     # Request.method appeared in websockets 15; routing reads it with getattr.
-    request_attributes: dict[str, Any] = vars(request)
+    request_attributes: dict[str, Any] = request.__dict__
     request_attributes["method"] = raw_method.decode()
     return request
 

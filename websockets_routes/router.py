@@ -19,7 +19,14 @@ import http
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
+from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
 from websockets.datastructures import Headers
@@ -39,6 +46,7 @@ from .options import UNSET
 from .path import RoutedPath
 from .table import Route, RouteTable
 from .views import (
+    FunctionView,
     RedirectView,
     as_response,
     check_http_endpoint,
@@ -77,12 +85,18 @@ class Dispatch:
         self.negotiated = False
 
     def check_request(
-        self, method: str, headers: Headers, *, secure: bool = False
+        self,
+        method: str,
+        headers: Headers,
+        *,
+        secure: bool = False,
+        names: AbstractSet[str] | None = None,
     ) -> Response | None:
         """Check the request's method and body, and note them in the path.
 
         Server adapters that see the method call it before
-        :meth:`process_request`.
+        :meth:`process_request`. ``names``, the set of the headers' names
+        in lower case, saves making it again when the caller has it.
 
         Returns:
             HTTP 405, with an ``Allow`` header, for a method the route does
@@ -97,18 +111,71 @@ class Dispatch:
                 f"method not allowed; this route serves {', '.join(methods)}",
                 Headers(Allow=", ".join(methods)),
             )
-        attributes = self.path.__dict__
-        if method != "GET":
-            attributes["method"] = method
-        if secure:
-            attributes["secure"] = True
-        if "Transfer-Encoding" in headers or any(
-            length != "0" for length in headers.get_all("Content-Length")
+        if method != "GET" or secure:
+            attributes = self.path.__dict__
+            if method != "GET":
+                attributes["method"] = method
+            if secure:
+                attributes["secure"] = True
+        if names is None:
+            # Headers iterates over lower-case names: one call, where each
+            # "in" would be three, on every handshake.
+            names = set(headers)
+        if "transfer-encoding" in names or (
+            "content-length" in names
+            and any(length != "0" for length in headers.get_all("Content-Length"))
         ):
             return error_response(
                 http.HTTPStatus.BAD_REQUEST, "request bodies are not supported"
             )
         return None
+
+    def run_hook(
+        self, headers: Headers
+    ) -> Response | Awaitable[Response | None] | None:
+        """Run the view's ``process_request`` hook, with no coroutine if it needs none.
+
+        A view without a hook, or with a plain function as its hook, is
+        answered at once; only a coroutine function's hook gives an
+        awaitable. Server adapters that take either call it during the
+        handshake, so that a plain function view costs no coroutine.
+
+        Returns:
+            :obj:`None` to go on with the handshake, the response to send
+            instead, or an awaitable of either.
+
+        Raises:
+            ViewFailed: If the hook raised or returned no response; the error
+                is logged. The awaitable raises it too.
+
+        Example::
+
+            answer = dispatch.run_hook(request.headers)
+            if inspect.isawaitable(answer):
+                answer = await answer
+
+        """
+        hook = getattr(self.view, "process_request", None)
+        if hook is None:
+            return None
+        try:
+            answer = hook(self.path, headers)
+            if inspect.isawaitable(answer):
+                return self._await_hook(answer)
+            return as_response(answer)
+        except Exception as exc:
+            raise self._hook_failed() from exc
+
+    async def _await_hook(self, answer: Awaitable[Any]) -> Response | None:
+        try:
+            return as_response(await answer)
+        except Exception as exc:
+            raise self._hook_failed() from exc
+
+    def _hook_failed(self) -> ViewFailed:
+        """Log the error being handled; return what to raise instead."""
+        logger.error("process_request failed: %s", self.path, exc_info=True)
+        return ViewFailed(f"process_request failed: {self.path}")
 
     async def process_request(self, headers: Headers) -> Response | None:
         """Run the view's ``process_request`` hook, if it has one.
@@ -122,26 +189,22 @@ class Dispatch:
                 is logged.
 
         """
-        hook = getattr(self.view, "process_request", None)
-        if hook is None:
-            return None
-        try:
-            result = hook(self.path, headers)
-            if inspect.isawaitable(result):
-                result = await result
-            return as_response(result)
-        except Exception as exc:
-            logger.error("process_request failed: %s", self.path, exc_info=True)
-            raise ViewFailed(f"process_request failed: {self.path}") from exc
+        answer = self.run_hook(headers)
+        if answer is None or isinstance(answer, Response):
+            return answer
+        return await answer
 
-    def handle(self, ws: Any) -> Awaitable[None] | None:
+    def handle(self, ws: Any) -> Coroutine[Any, Any, None] | None:
         """Start the view's handler; :obj:`None` for a view without one.
 
         It returns the handler's coroutine rather than awaiting it, so that an
         open connection holds one suspended coroutine less.
 
         """
-        handle = getattr(self.view, "handle", None)
+        view = self.view
+        if view.__class__ is FunctionView:  # no attribute lookup that may fail
+            return view.handle(ws, self.path)
+        handle = getattr(view, "handle", None)
         return None if handle is None else handle(ws, self.path)
 
 
@@ -560,16 +623,21 @@ class BaseRouter:
                 ...
 
         """
+        # resolve(), inlined: every handshake comes through here.
         try:
-            found = self.resolve(path)
+            found = self._table.match(path)
+            if found is not None:
+                route, params = found
+                view = route.view
+                if view.__class__ is not FunctionView:  # a factory to call
+                    view = view()
+                return Dispatch(route, RoutedPath(path, params, route.name), view)
         except InvalidPath:
             raise
         except Exception as exc:
             logger.error("routing failed: %s", path, exc_info=True)
             raise ViewFailed(f"routing failed: {path}") from exc
-        if found is None:
-            raise RouteNotFound(f"no route for path: {path}")
-        return found
+        raise RouteNotFound(f"no route for path: {path}")
 
     def asyncapi(
         self,

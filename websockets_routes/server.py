@@ -34,6 +34,7 @@ connection is open, and closes it with a code instead:
 
 from __future__ import annotations
 
+import asyncio
 import http
 import inspect
 import logging
@@ -49,12 +50,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import SERVER, Request, Response
-from websockets.protocol import OPEN
 
 from . import compat, handshake, options
 from .exceptions import InvalidPath, RouteNotFound, ViewFailed
 from .router import BaseRouter, Dispatch
-from .views import ResponseLike, as_response
+from .views import FunctionView, ResponseLike, as_response
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server
@@ -126,6 +126,7 @@ class Protocol(ServerConnection):
     Attributes:
         router: The router that serves this connection.
         dispatch: The route and view of this connection, once routed.
+        secure: Whether the server speaks TLS.
 
     Example::
 
@@ -140,27 +141,28 @@ class Protocol(ServerConnection):
 
     """
 
-    router: ClassVar[BaseRouter]
+    # None until Router.serve() makes a subclass per server that sets it.
+    router: ClassVar[BaseRouter] = None  # type: ignore[assignment]
+    #: Whether the server speaks TLS, set by :meth:`Router.serve`.
+    secure: ClassVar[bool] = False
     dispatch: Dispatch | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         handshake.install(self.protocol)
 
-    async def handshake(
+    def handshake(
         self,
         process_request: ProcessRequest | None = None,
         process_response: Any = None,
         server_header: str | None = SERVER,
-    ) -> None:
+    ) -> Coroutine[Any, Any, None]:
         """Perform the opening handshake; see websockets' ``ServerConnection``."""
-        if not hasattr(self, "router"):
+        # Returning websockets' coroutine, not awaiting it, saves a coroutine
+        # per handshake.
+        if self.router is None:
             process_request = _not_routed
-        await super().handshake(process_request, process_response, server_header)
-        # The parser holds back what the client sent after its request until
-        # the handshake is answered (see .handshake); read it now.
-        if self.protocol.state is OPEN and self.protocol.reader.buffer:
-            self.data_received(b"")
+        return super().handshake(process_request, process_response, server_header)
 
     async def process_request(
         self, path: str, headers: Headers
@@ -174,24 +176,71 @@ class Protocol(ServerConnection):
         :meth:`Router.handle`, after the handshake.
 
         """
-        request = cast(Request, self.request)
+        answer = self.route_request(path, headers)
+        if answer is None or isinstance(answer, Response):
+            return answer
+        return await answer
+
+    def route_request(
+        self, path: str, headers: Headers
+    ) -> Response | Awaitable[Response | None] | None:
+        """Route the request: :meth:`process_request`, with no coroutine if it can.
+
+        :meth:`Router.serve` calls it during the handshake when
+        :meth:`process_request` is not overridden: a view without a
+        coroutine function as its hook is routed and answered at once.
+
+        Returns:
+            :obj:`None` to go on with the handshake, the response to send
+            instead, or an awaitable of either when the view's hook is a
+            coroutine function.
+
+        Example::
+
+            answer = connection.route_request(request.path, request.headers)
+            if inspect.isawaitable(answer):
+                answer = await answer
+
+        """
+        request = self.request
         try:
             self.dispatch = dispatch = self.router.dispatch(path)
-            secure = self.transport.get_extra_info("ssl_object") is not None
-            method = getattr(request, "method", "GET")
-            refused = dispatch.check_request(method, headers, secure=secure)
-            if refused is None:
-                refused = options.apply(self.protocol, headers, dispatch.route.options)
+            # The parser sets the method, which websockets 14 does not read.
+            method = request.method  # type: ignore[union-attr, attr-defined, unused-ignore]
+            names = set(headers)  # lower-case: no method call per name
+            refused = dispatch.check_request(
+                method, headers, secure=self.secure, names=names
+            )
+            route_options = dispatch.route.options
+            # options.apply() also refuses an offer of subprotocols to a
+            # route that has no options.
+            if refused is None and (route_options or "sec-websocket-protocol" in names):
+                refused = options.apply(self.protocol, headers, route_options)
             if refused is not None:
                 return refused
             dispatch.negotiated = True
-            return await dispatch.process_request(headers)
+            view = dispatch.view
+            # A function view has no hook: no attribute lookup to find none.
+            if view.__class__ is FunctionView or (
+                getattr(view, "process_request", None) is None
+            ):
+                return None
+            answer = dispatch.run_hook(headers)
         except RouteNotFound:
-            return self.not_found(request)
+            return self.not_found(cast(Request, request))
         except InvalidPath as exc:
-            return self.bad_request(request, exc)
+            return self.bad_request(cast(Request, request), exc)
         except ViewFailed as exc:
-            return self.server_error(request, exc)
+            return self.server_error(cast(Request, request), exc)
+        if answer is None or isinstance(answer, Response):
+            return answer
+        return self._await_hook(answer)
+
+    async def _await_hook(self, answer: Awaitable[Response | None]) -> Response | None:
+        try:
+            return await answer
+        except ViewFailed as exc:
+            return self.server_error(cast(Request, self.request), exc)
 
     def not_found(self, request: Request) -> Response:
         """Answer a request that no route matches: HTTP 404."""
@@ -312,7 +361,7 @@ def serve(
 ) -> Serving:
     """Implement :meth:`Router.serve`."""
     options = _options(router, process_request, create_connection, kwargs)
-    return websockets_serve(router.handle, host, port, **options, **kwargs)
+    return websockets_serve(_open, host, port, **options, **kwargs)
 
 
 def unix_serve(
@@ -327,9 +376,7 @@ def unix_serve(
     options = _options(router, process_request, create_connection, kwargs)
     # websockets 14 types unix_serve() as an Awaitable[Server] although it
     # returns what serve() returns.
-    return cast(
-        Serving, websockets_unix_serve(router.handle, path, **options, **kwargs)
-    )
+    return cast(Serving, websockets_unix_serve(_open, path, **options, **kwargs))
 
 
 def _options(
@@ -346,23 +393,72 @@ def _options(
     compat.check_connection_class(cls, Protocol)
     # A subclass per server carries the router as a class attribute: no
     # per-connection attribute, and no wrapper call per handshake.
-    routed = type(
-        cls.__name__, (cls,), {"router": router, "__module__": cls.__module__}
-    )
+    # The server's TLS is known now: no lookup in the transport per handshake.
+    namespace = {
+        "router": router,
+        "secure": kwargs.get("ssl") is not None,
+        "__module__": cls.__module__,
+    }
+    routed = type(cls.__name__, (cls,), namespace)
+    # websockets takes a plain function or a coroutine function: routing
+    # needs no coroutine unless 0.2's hook is overridden or a view's hook is one.
+    overridden = routed.process_request is not Protocol.process_request  # type: ignore[attr-defined]
+    route: ProcessRequest = _handshake_hook if overridden else _handshake_route
+    if user_process_request is not None:
+        route = _after(user_process_request, route)
+    return {"process_request": route, "create_connection": routed}
 
-    async def process_request(
+
+def _open(connection: Any) -> Awaitable[None]:
+    """The handler under :meth:`Router.serve`: :meth:`Router.handle`, once open."""
+    # The parser holds back what the client sent after its request until
+    # the handshake is answered (see .handshake); read it now.
+    if connection.protocol.reader.buffer:
+        connection.data_received(b"")
+    return connection.router.handle(connection)  # type: ignore[no-any-return]
+
+
+def _handshake_route(connection: Any, request: Request) -> Any:
+    """Route during the handshake: :meth:`Protocol.route_request`."""
+    # connection is a Protocol, typed Any: websockets types the argument as
+    # a ServerConnection, and a cast() would cost a call per handshake.
+    return connection.route_request(request.path, request.headers)
+
+
+async def _handshake_hook(connection: Any, request: Request) -> Response | None:
+    """Route through an override of :meth:`Protocol.process_request`, 0.2's hook."""
+    answer = connection.process_request(request.path, request.headers)
+    return as_response(await answer if inspect.isawaitable(answer) else answer)
+
+
+def _after(first: ProcessRequest, route: ProcessRequest) -> ProcessRequest:
+    """Run the ``process_request`` given to ``serve()``; route if it gives None."""
+
+    def process_request(
         connection: ServerConnection, request: Request
-    ) -> Response | None:
-        if user_process_request is not None:
-            response = user_process_request(connection, request)
-            if isinstance(response, Awaitable):
-                response = await response
-            if response is not None:
-                return response
-        hook = cast(Protocol, connection).process_request(request.path, request.headers)
-        return as_response(await hook if inspect.isawaitable(hook) else hook)
+    ) -> Awaitable[Response | None] | Response | None:
+        response = first(connection, request)
+        if response is None:
+            return route(connection, request)
+        if isinstance(response, Awaitable):
+            return _then(response, route, connection, request)
+        return response
 
-    return {"process_request": process_request, "create_connection": routed}
+    return process_request
+
+
+async def _then(
+    response: Awaitable[Response | None],
+    route: ProcessRequest,
+    connection: ServerConnection,
+    request: Request,
+) -> Response | None:
+    """Await the answer of the ``process_request`` given to ``serve()``, then route."""
+    first = await response
+    if first is not None:
+        return first
+    answer = route(connection, request)
+    return await answer if isinstance(answer, Awaitable) else answer
 
 
 async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
@@ -376,7 +472,10 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
     try:
         handler = dispatch.handle(ws)
         if handler is not None:
-            await handler
+            # The handler runs in a task of its own, so that this frame, which
+            # only catches its errors, wakes up once at its end rather than
+            # each time the handler does: no frame of ours runs per message.
+            await asyncio.get_running_loop().create_task(handler)
     except ConnectionClosed:
         logger.debug("connection closed in handler: %s", dispatch.path)
     except Exception:

@@ -14,7 +14,7 @@ import email.utils
 import http
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from websockets.datastructures import Headers
@@ -65,8 +65,14 @@ class FunctionView:
     # on every handshake.
     process_request = None
 
-    def __init__(self, handler: Callable[[Any, RoutedPath], Awaitable[None]]) -> None:
+    def __init__(
+        self, handler: Callable[[Any, RoutedPath], Coroutine[Any, Any, None]]
+    ) -> None:
         self.handle = handler
+
+    def __call__(self) -> FunctionView:
+        """Its own factory: one view serves every connection of its route."""
+        return self
 
 
 class HTTPView:
@@ -156,8 +162,8 @@ def make_view(endpoint: Any) -> Callable[[], Any]:
     """
     if inspect.iscoroutinefunction(endpoint):
         _check_arguments(endpoint, 2, "handler must take (ws, path)", endpoint)
-        view = FunctionView(endpoint)
-        return lambda: view
+        # The view is its own factory, which routing need not call.
+        return FunctionView(endpoint)
     if not inspect.isclass(endpoint):
         raise InvalidRoute(
             f"view must be a coroutine function or a class: {endpoint!r}"
