@@ -4,6 +4,8 @@
   ``Hub.from_url("redis://...")`` returns a :class:`RedisHub`.
 * :class:`RedisHub`: the Redis hub; importing it doesn't import redis-py,
   creating one does.
+* :class:`ClusterHub`: the Redis Cluster hub, on sharded publish/subscribe;
+  ``Hub.from_url("redis+cluster://...")`` returns one.
 * :class:`Membership`: what :meth:`Hub.join` returns.
 * :exc:`HubUnavailable`: Redis cannot be reached.
 * :func:`app_hub`: the hub of the application that the command line serves;
@@ -40,9 +42,11 @@ from .exceptions import HubUnavailable, InvalidEnvelope
 from .memory import Hub, Membership
 
 if TYPE_CHECKING:
+    from .cluster import ClusterHub
     from .redis import RedisHub
 
 __all__ = [
+    "ClusterHub",
     "Hub",
     "HubUnavailable",
     "InvalidEnvelope",
@@ -133,4 +137,8 @@ def __getattr__(name: str) -> Any:
         from .redis import RedisHub
 
         return RedisHub
+    if name == "ClusterHub":
+        from .cluster import ClusterHub
+
+        return ClusterHub
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

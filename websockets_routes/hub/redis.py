@@ -27,7 +27,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from .envelope import Message, decode, encode
@@ -137,15 +137,18 @@ class RedisHub(Hub):
             redis.exceptions.RedisError,
             OSError,
         )
+        self._session_errors: tuple[type[Exception], ...]
         self._session_errors = (*self._errors, HubUnavailable)
+        self._close_errors: tuple[type[Exception], ...]
         self._close_errors = (*self._errors, asyncio.TimeoutError)
         options = {"socket_connect_timeout": 5.0, **options}
-        self._client: Redis = _client(redis, url, 1, {"socket_timeout": 5.0, **options})
+        command_options = {"socket_timeout": 5.0, **options}
+        self._client: Redis = self._create_client(url, 1, command_options)
         # The subscriber doesn't retry: the hub resubscribes by itself. It
         # pings every heartbeat, so a read that waits for 3 heartbeats means
         # that Redis hangs.
         subscriber_options = {"socket_timeout": 3 * heartbeat, **options}
-        self._subscriber: Redis = _client(redis, url, 0, subscriber_options)
+        self._subscriber: Redis = self._create_client(url, 0, subscriber_options)
         self._count_script = self._client.register_script(COUNT_SCRIPT)
         self._broadcast_channel = f"{namespace}:broadcast"
         self._tasks: list[asyncio.Task[None]] = []
@@ -156,6 +159,18 @@ class RedisHub(Hub):
         self._dirty_users: set[str] = set()
         self._count_wake = asyncio.Event()
         self._dirty_counts: set[str] = set()
+
+    # Hooks of other Redis deployments, like ClusterHub.
+
+    def _create_client(self, url: str, retries: int, options: dict[str, Any]) -> Redis:
+        return _client(_import_redis(), url, retries, options)
+
+    def _pubsub(self) -> PubSub:
+        return self._subscriber.pubsub()
+
+    def _send(self, channel: str, envelope: bytes) -> Awaitable[Any]:
+        # Resolves to the number of subscribers that received the envelope.
+        return self._client.publish(channel, envelope)
 
     # Channels and keys.
 
@@ -222,10 +237,10 @@ class RedisHub(Hub):
     async def broadcast(self, message: Message) -> None:
         await self._publish(self._broadcast_channel, message)
 
-    async def _publish(self, channel: str, message: Message) -> None:
+    async def _publish(self, channel: str, message: Message) -> int:
         envelope = encode(message)
         try:
-            await self._client.publish(channel, envelope)
+            return int(await self._send(channel, envelope))
         except self._errors as exc:
             raise HubUnavailable(f"cannot publish to redis: {exc}") from exc
 
@@ -302,7 +317,7 @@ class RedisHub(Hub):
 
     async def _session(self) -> None:
         self._recovered = False
-        pubsub = self._subscriber.pubsub()
+        pubsub = self._pubsub()
         try:
             self._connected = True
             self._last_seen = asyncio.get_running_loop().time()

@@ -1,0 +1,262 @@
+"""The Redis Cluster hub: :class:`RedisHub` on sharded publish/subscribe.
+
+:class:`ClusterHub` keeps the channels and keys of
+:class:`~websockets_routes.hub.redis.RedisHub` and changes how it talks to
+Redis:
+
+* it publishes with ``SPUBLISH``, which a cluster delivers within the shard
+  that owns the channel's hash slot instead of to every node;
+* its subscriber keeps one connection to each master that owns a channel it
+  wants, sends ``SSUBSCRIBE`` there and reads every connection at once;
+* :meth:`ClusterHub.count` reads a group's counts and the alive keys of
+  their processes without a script, as these keys live in different slots.
+
+Channels of different groups and users hash to different slots, so their
+traffic spreads across the masters.
+
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, cast
+
+from .exceptions import HubUnavailable
+from .redis import RedisHub, _import_redis
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+__all__ = [
+    "CLUSTER_SCHEMES",
+    "ClusterHub",
+]
+
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+"""URL schemes of :class:`ClusterHub` and the redis-py schemes they stand for."""
+
+# redis-py reports sharded messages with their own types; RedisHub reads the
+# types of plain publish/subscribe.
+MESSAGE_TYPES = {"smessage": "message", "ssubscribe": "subscribe", "pong": "pong"}
+
+
+class ClusterHub(RedisHub):
+    """A hub that delivers messages across processes through a Redis Cluster.
+
+    It has the API and the guarantees of
+    :class:`~websockets_routes.hub.redis.RedisHub`; messages travel with
+    sharded publish/subscribe (``SPUBLISH``, ``SSUBSCRIBE``), so each message
+    reaches only the shard that owns its channel.
+
+    When a master fails, publishing to the channels of its slots raises
+    :exc:`~websockets_routes.hub.exceptions.HubUnavailable` until the cluster
+    promotes a replica and the hub learns the new topology; the subscriber
+    reconnects to the new master by itself. Redis tells no one about
+    messages published to the new master before the subscriber is back:
+    they reach no member of this hub, like any message published while a
+    RedisHub resubscribes.
+
+    Args:
+        url: URL of any node of the cluster, like
+            ``redis+cluster://127.0.0.1:7000``; ``rediss+cluster://`` for TLS.
+        options: Other arguments of
+            :class:`~websockets_routes.hub.redis.RedisHub`, and arguments of
+            :class:`redis.asyncio.cluster.RedisCluster`.
+
+    Raises:
+        ImportError: If redis-py isn't installed.
+        ValueError: If the URL or an option is invalid.
+
+    Example::
+
+        async with ClusterHub("redis+cluster://127.0.0.1:7000") as hub:
+            async with serve(handler, "", 8000):
+                ...
+
+    """
+
+    def __init__(
+        self, url: str = "redis+cluster://127.0.0.1:7000", **options: Any
+    ) -> None:
+        super().__init__(url, **options)
+        redis = _import_redis()
+        # Cluster errors that aren't RedisError, like an uncovered slot.
+        self._errors = (*self._errors, redis.exceptions.RedisClusterException)
+        self._session_errors = (*self._errors, HubUnavailable)
+        self._close_errors = (*self._errors, asyncio.TimeoutError)
+
+    # Hooks of RedisHub.
+
+    def _create_client(self, url: str, retries: int, options: dict[str, Any]) -> Redis:
+        redis = _import_redis()
+        # No retry, not even of commands: redis-py's cluster client resends a
+        # command after a connection error, which may publish twice.
+        retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0)
+        client = redis.asyncio.cluster.RedisCluster.from_url(
+            _redis_url(url), **{"retry": retry, **options}
+        )
+        return cast("Redis", client)
+
+    def _pubsub(self) -> PubSub:
+        # ShardedPubSub has the part of PubSub's API that RedisHub uses.
+        return cast("PubSub", ShardedPubSub(cast("RedisCluster", self._subscriber)))
+
+    def _send(self, channel: str, envelope: bytes) -> Awaitable[Any]:
+        return self._client.spublish(channel, envelope)
+
+    # Counts.
+
+    async def count(self, group: str) -> int:
+        local = len(self._registry.groups.get(group, ()))
+        try:
+            remote = await self._count_remote(group)
+        except self._errors as exc:
+            raise HubUnavailable(f"cannot count in redis: {exc}") from exc
+        return local + remote
+
+    async def _count_remote(self, group: str) -> int:
+        # What RedisHub's script does, in two round trips: the alive keys of
+        # processes hash to other slots than the group's counts.
+        key = self._count_key(group)
+        fields = await self._client.hgetall(key)
+        counts = {_text(p): int(n) for p, n in fields.items()}
+        counts.pop(self.process_id, None)
+        if not counts:
+            return 0
+        pipe = self._client.pipeline(transaction=False)
+        for process_id in counts:
+            pipe.exists(self._alive_key(process_id))
+        alive = dict(zip(counts, await pipe.execute(), strict=True))
+        dead = [process_id for process_id, exists in alive.items() if not exists]
+        if dead:
+            await self._client.hdel(key, *dead)
+        return sum(n for process_id, n in counts.items() if alive[process_id])
+
+
+class ShardedPubSub:
+    """The subscriber of :class:`ClusterHub`: one connection per master.
+
+    It offers the part of redis-py's ``PubSub`` that
+    :class:`~websockets_routes.hub.redis.RedisHub` uses. :meth:`subscribe`
+    sends ``SSUBSCRIBE`` to the master that owns each channel's slot, on a
+    connection of its own per master; a task per connection reads it, so
+    that a message from any master is read as soon as it arrives, which
+    redis-py's ``ClusterPubSub.get_sharded_message()`` doesn't do: it polls
+    one node after the other.
+
+    A failed connection, or a channel that Redis unsubscribes by itself
+    because its slot moved, makes :meth:`get_message` raise: RedisHub then
+    starts a new subscriber, which learns the topology again.
+
+    Args:
+        cluster: The cluster client whose topology and connection settings
+            this subscriber uses.
+
+    """
+
+    def __init__(self, cluster: RedisCluster) -> None:
+        self._redis = _import_redis()
+        self._cluster = cluster
+        self._pubsubs: dict[str, PubSub] = {}
+        self._nodes: dict[str, str] = {}
+        self._leaving: collections.Counter[str] = collections.Counter()
+        self._readers: list[asyncio.Task[None]] = []
+        self._queue: asyncio.Queue[dict[str, Any] | Exception] = asyncio.Queue()
+        self._topology_known = False
+
+    async def subscribe(self, *channels: str) -> None:
+        """Send ``SSUBSCRIBE`` for each channel to the master of its slot."""
+        if not self._topology_known:
+            # A subscriber starts after a failure, maybe a failover: forget
+            # the topology and learn it again.
+            await self._cluster.aclose()
+            await self._cluster.initialize()
+            self._topology_known = True
+        for channel in channels:
+            node = self._cluster.get_node_from_key(channel)
+            if node is None:
+                raise HubUnavailable(f"no redis master serves channel: {channel!r}")
+            pubsub = self._pubsub(node)
+            self._nodes[channel] = node.name
+            await pubsub.ssubscribe(channel)
+            if len(self._readers) < len(self._pubsubs):
+                # A connection exists once the first command went out.
+                self._readers.append(asyncio.create_task(self._read(pubsub)))
+
+    async def unsubscribe(self, *channels: str) -> None:
+        """Send ``SUNSUBSCRIBE`` for each channel to the master it went to."""
+        for channel in channels:
+            name = self._nodes.pop(channel, None)
+            if name is not None:
+                self._leaving[channel] += 1
+                await self._pubsubs[name].sunsubscribe(channel)
+
+    async def ping(self) -> None:
+        """Ping every master this subscriber is connected to."""
+        await asyncio.gather(*(pubsub.ping() for pubsub in self._pubsubs.values()))
+
+    async def get_message(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait for the next message or confirmation from any master.
+
+        Raises:
+            HubUnavailable: If Redis unsubscribed a channel by itself.
+            redis.exceptions.RedisError: If a connection failed.
+
+        """
+        item = await self._queue.get()
+        if isinstance(item, Exception):
+            raise item
+        kind = item["type"]
+        if kind == "sunsubscribe":
+            channel = _text(item["channel"])
+            if not self._leaving[channel]:
+                raise HubUnavailable(f"redis moved a shard channel: {channel!r}")
+            self._leaving[channel] -= 1
+            return {**item, "type": "unsubscribe"}
+        return {**item, "type": MESSAGE_TYPES.get(kind, kind)}
+
+    async def aclose(self) -> None:
+        """Stop reading and close every connection."""
+        for reader in self._readers:
+            reader.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        for pubsub in self._pubsubs.values():
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.connection_pool.disconnect()
+
+    def _pubsub(self, node: ClusterNode) -> PubSub:
+        pubsub = self._pubsubs.get(node.name)
+        if pubsub is None:
+            retry = self._redis.asyncio.retry.Retry(self._redis.backoff.NoBackoff(), 0)
+            pool = self._redis.asyncio.ConnectionPool(
+                connection_class=node.connection_class,
+                **{**node.connection_kwargs, "retry": retry},
+            )
+            pubsub = self._redis.asyncio.client.PubSub(pool)
+            self._pubsubs[node.name] = pubsub
+        return pubsub
+
+    async def _read(self, pubsub: PubSub) -> None:
+        try:
+            while True:
+                message = await pubsub.get_message(timeout=None)
+                if message is not None:
+                    self._queue.put_nowait(message)
+        except Exception as exc:
+            # get_message() raises it in the hub's reading task.
+            self._queue.put_nowait(exc)
+
+
+def _redis_url(url: str) -> str:
+    scheme, separator, rest = url.partition("://")
+    if scheme.lower() not in CLUSTER_SCHEMES or not separator:
+        raise ValueError(f"unsupported redis cluster URL: {url!r}")
+    return f"{CLUSTER_SCHEMES[scheme.lower()]}://{rest}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
