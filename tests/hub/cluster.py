@@ -94,6 +94,19 @@ class ClusterNode:
         reply = self.ask(command)
         return reply.partition(b"\r\n")[2].decode()
 
+    def values(self, command: bytes) -> list[str]:
+        """The strings of an array reply, like ``PUBSUB SHARDCHANNELS``'."""
+        lines = self.ask(command).decode().split("\r\n")
+        return lines[2::2]
+
+    def calls(self, command: str) -> int:
+        """How many times this node ran a command, from ``INFO commandstats``."""
+        for line in self.info(b"INFO commandstats").splitlines():
+            name, _, stats = line.partition(":")
+            if name == f"cmdstat_{command}":
+                return int(stats.split(",")[0].removeprefix("calls="))
+        return 0
+
 
 def _complete(reply: bytes) -> bool:
     # Simple replies end at the first CRLF; a bulk reply once its length is in.
@@ -150,6 +163,13 @@ class RedisCluster:
             if "role:master" in node.info(b"INFO replication") and _slots_of(node) > 0
         ]
 
+    def owner(self, key: str) -> ClusterNode:
+        """The running master that serves the slot of a key or channel."""
+        (any_node, *_) = self.running()
+        slot = int(any_node.ask(b"CLUSTER KEYSLOT " + key.encode())[1:])
+        (node,) = [node for node in self.masters() if slot in _slots(node)]
+        return node
+
     def wait_ok(self, timeout: float) -> None:
         """Wait until every running node reports cluster_state:ok and agrees."""
         deadline = time.monotonic() + timeout
@@ -171,13 +191,17 @@ class RedisCluster:
         )
 
 
-def _slots_of(node: ClusterNode) -> int:
-    total = 0
+def _slots(node: ClusterNode) -> set[int]:
+    slots: set[int] = set()
     for line in node.info(b"CLUSTER NODES").splitlines():
         fields = line.split()
         if "myself" in fields[2]:
             for item in fields[8:]:
                 if not item.startswith("["):
                     start, _, end = item.partition("-")
-                    total += int(end or start) - int(start) + 1
-    return total
+                    slots.update(range(int(start), int(end or start) + 1))
+    return slots
+
+
+def _slots_of(node: ClusterNode) -> int:
+    return len(_slots(node))

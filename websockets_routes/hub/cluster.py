@@ -79,6 +79,10 @@ class ClusterHub(RedisHub):
 
     """
 
+    # A failed master is replaced within seconds: look for its replica often,
+    # as publishers find it at their next attempt and subscribers must follow.
+    _max_backoff = 0.25
+
     def __init__(
         self, url: str = "redis+cluster://127.0.0.1:7000", **options: Any
     ) -> None:

@@ -115,6 +115,9 @@ class RedisHub(Hub):
 
     """
 
+    # Longest wait between two attempts to resubscribe, in seconds.
+    _max_backoff = MAX_BACKOFF
+
     def __init__(
         self,
         url: str = "redis://127.0.0.1:6379/0",
@@ -313,7 +316,7 @@ class RedisHub(Hub):
                 backoff = MIN_BACKOFF
             # Jitter spreads the reconnections of many processes.
             await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
-            backoff = min(backoff * 2, MAX_BACKOFF)
+            backoff = min(backoff * 2, self._max_backoff)
 
     async def _session(self) -> None:
         self._recovered = False
