@@ -22,7 +22,10 @@ ratios hub / plain (throughput; plain / hub for latency: higher is better).
 
 * latency: one message at a time, from publishing to the client; p50, p99;
 * throughput: messages published back to back, each publish awaited, until
-  the client received the last one.
+  the client received the last one;
+* CPU per message: the CPU time that this process and the server process
+  spent during the throughput run (from ``/proc``, so Linux only), per
+  message: the least noisy figure on a shared machine.
 
 """
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import pathlib
 import shutil
 import socket
@@ -145,14 +149,27 @@ async def throughput(publish: Publish, client: ClientConnection, count: int) -> 
     return count / (time.perf_counter() - start)
 
 
+Figures = tuple[float, float, float, float]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by this process and by the server process."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime and stime
+    return time.process_time() + ticks / os.sysconf("SC_CLK_TCK")
+
+
 async def measure(
-    publish: Publish, client: ClientConnection, quick: bool
-) -> tuple[float, float, float]:
-    """One round of one subject: throughput, p50 and p99 latency."""
-    times = await latency(publish, client, 200 if quick else 2_000)
-    rate = await throughput(publish, client, 500 if quick else 5_000)
+    publish: Publish, client: ClientConnection, pid: int, quick: bool
+) -> Figures:
+    """One round of one subject: throughput, p50, p99, CPU per message."""
+    count = 500 if quick else 3_000
+    times = await latency(publish, client, 200 if quick else 1_000)
+    start = cpu_seconds(pid)
+    rate = await throughput(publish, client, count)
+    cpu = (cpu_seconds(pid) - start) / count
     p50, p99 = (statistics.quantiles(times, n=100)[i] for i in (49, 98))
-    return rate, p50, p99
+    return rate, p50, p99, cpu
 
 
 async def pubsub_rows(url: str, name: str, quick: bool) -> list[Row]:
@@ -181,7 +198,7 @@ async def pubsub_rows(url: str, name: str, quick: bool) -> list[Row]:
                 "redis-py": (lambda text: send(channel, text), plain_client_ws),
                 "hub": (lambda text: hub.publish("bench", text), hub_client),
             }
-            results = await rounds(subjects, quick)
+            results = await rounds(subjects, process.pid, quick)
         await plain.aclose()
     finally:
         assert process.stdin is not None
@@ -191,24 +208,20 @@ async def pubsub_rows(url: str, name: str, quick: bool) -> list[Row]:
 
 
 async def rounds(
-    subjects: dict[str, tuple[Publish, ClientConnection]], quick: bool
-) -> dict[str, list[tuple[float, float, float]]]:
+    subjects: dict[str, tuple[Publish, ClientConnection]], pid: int, quick: bool
+) -> dict[str, list[Figures]]:
     """Measure every subject in each round, alternating their order."""
-    results: dict[str, list[tuple[float, float, float]]] = {
-        name: [] for name in subjects
-    }
+    results: dict[str, list[Figures]] = {name: [] for name in subjects}
     for publish, client in subjects.values():
         await latency(publish, client, 50 if quick else 500)  # warm up
-    for index in range(1 if quick else 7):
+    for index in range(1 if quick else 11):
         order = list(subjects) if index % 2 == 0 else list(reversed(subjects))
         for name in order:
-            results[name].append(await measure(*subjects[name], quick))
+            results[name].append(await measure(*subjects[name], pid, quick))
     return results
 
 
-def table(
-    results: dict[str, list[tuple[float, float, float]]], backend: str, hub: str
-) -> list[Row]:
+def table(results: dict[str, list[Figures]], backend: str, hub: str) -> list[Row]:
     """Rows of medians and of the medians of per-round ratios hub / plain."""
     floor, ours = results["redis-py"], results["hub"]
     rows = []
@@ -216,6 +229,7 @@ def table(
         (0, "throughput", "msg/s", 1.0, True),
         (1, "latency p50", "ms", 1e3, False),
         (2, "latency p99", "ms", 1e3, False),
+        (3, "CPU per message, both processes", "µs", 1e6, False),
     ):
         ratios = [
             h[column] / p[column] if higher else p[column] / h[column]

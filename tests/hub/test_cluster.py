@@ -122,6 +122,30 @@ async def test_traffic_spreads_across_masters(
             )
 
 
+async def test_subscriber_reconnects_to_master(
+    redis_cluster: RedisCluster, namespace: str
+) -> None:
+    """A subscriber whose connection to a master drops resubscribes by itself."""
+    async with cluster_hub(redis_cluster.url, namespace) as hub:
+        async with hub_server(hub) as server, member(server, "room") as client:
+            master = redis_cluster.owner(channel_of(namespace, "room"))
+            assert master.ask(b"CLIENT KILL TYPE pubsub") == b":1"
+            await receive_eventually(hub, client, "room")
+            await hub.publish("room", "after")
+            while await asyncio.wait_for(client.recv(), 5) != "after":
+                pass
+
+
+async def receive_eventually(hub: Hub, client: ClientConnection, room: str) -> None:
+    """Publish probes to a room until the client receives one, for 5 s at most."""
+    for i in range(50):
+        await hub.publish(room, f"probe {i}")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(client.recv(), 0.1)
+            return
+    raise AssertionError("no probe arrived")
+
+
 async def test_count_across_hubs(redis_cluster: RedisCluster, namespace: str) -> None:
     """count() adds the members of other live hubs and drops dead processes."""
     async with (

@@ -228,9 +228,14 @@ class ShardedPubSub:
         for reader in self._readers:
             reader.cancel()
         await asyncio.gather(*self._readers, return_exceptions=True)
-        for pubsub in self._pubsubs.values():
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
-            await pubsub.connection_pool.disconnect()
+        results = await asyncio.gather(
+            *(_close(pubsub) for pubsub in self._pubsubs.values()),
+            return_exceptions=True,
+        )
+        # Every connection closed; now report the first failure.
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     def _pubsub(self, node: ClusterNode) -> PubSub:
         pubsub = self._pubsubs.get(node.name)
@@ -253,6 +258,13 @@ class ShardedPubSub:
         except Exception as exc:
             # get_message() raises it in the hub's reading task.
             self._queue.put_nowait(exc)
+
+
+async def _close(pubsub: PubSub) -> None:
+    try:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+    finally:
+        await pubsub.connection_pool.disconnect()
 
 
 def _redis_url(url: str) -> str:
