@@ -146,6 +146,33 @@ async def receive_eventually(hub: Hub, client: ClientConnection, room: str) -> N
     raise AssertionError("no probe arrived")
 
 
+async def test_manual_failover(own_redis_cluster: RedisCluster, namespace: str) -> None:
+    """After a manual failover, messages go to the new master, which counts them."""
+    cluster, channel = own_redis_cluster, channel_of(namespace, "room")
+    async with cluster_hub(cluster.url, namespace) as hub:
+        async with hub_server(hub) as server, member(server, "room") as client:
+            master = cluster.owner(channel)
+            (replica,) = [
+                node
+                for node in cluster.running()
+                if f"master_port:{master.port}" in node.info(b"INFO replication")
+            ]
+            assert replica.ask(b"CLUSTER FAILOVER") == b"+OK"
+            await asyncio.to_thread(cluster.wait_ok, 10)
+            # The new master counts the subscriber once both the subscriber
+            # and the publisher follow it, within a heartbeat or two.
+            for i in range(100):
+                with contextlib.suppress(HubUnavailable):
+                    if await hub._publish(channel, f"{i}") == 1:
+                        break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the new master never counted the subscriber")
+            assert cluster.owner(channel) is replica
+            while await asyncio.wait_for(client.recv(), 5) != f"{i}":
+                pass
+
+
 async def test_count_across_hubs(redis_cluster: RedisCluster, namespace: str) -> None:
     """count() adds the members of other live hubs and drops dead processes."""
     async with (

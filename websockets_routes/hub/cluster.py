@@ -24,7 +24,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 from .exceptions import HubUnavailable
-from .redis import RedisHub, _import_redis
+from .redis import RedisHub, _import_redis, logger
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -92,6 +92,49 @@ class ClusterHub(RedisHub):
         self._errors = (*self._errors, redis.exceptions.RedisClusterException)
         self._session_errors = (*self._errors, HubUnavailable)
         self._close_errors = (*self._errors, asyncio.TimeoutError)
+
+    async def start(self) -> None:
+        """Subscribe, start refreshing counts and following the cluster's topology.
+
+        Raises:
+            HubUnavailable: If the cluster cannot be reached.
+            RuntimeError: If the hub is already started.
+
+        Example::
+
+            hub = ClusterHub("redis+cluster://127.0.0.1:7000")
+            await hub.start()
+
+        """
+        await super().start()
+        self._tasks.append(asyncio.create_task(self._follow_topology()))
+
+    async def _follow_topology(self) -> None:
+        # A replica accepts SPUBLISH and forwards it within its shard, but
+        # counts only its own subscribers. After a failover that caused no
+        # error, like a manual one, the client would keep publishing to the
+        # old master, now a replica: check the slot map every heartbeat.
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            try:
+                if await self._topology_changed():
+                    cluster = cast("RedisCluster", self._client)
+                    await cluster.nodes_manager.initialize()
+            except self._errors as exc:
+                logger.debug("cannot check the redis cluster topology: %s", exc)
+
+    async def _topology_changed(self) -> bool:
+        cluster = cast("RedisCluster", self._client)
+        # redis-py parses the reply into {(start, end): {"primary": ...}}.
+        slots: dict[tuple[int, int], dict[str, Any]]
+        slots = await cluster.cluster_slots()  # type: ignore[assignment]
+        cache = cluster.nodes_manager.slots_cache
+        for (start, _), owners in slots.items():
+            host, port = owners["primary"]
+            known = cache.get(start)
+            if not known or known[0].name != f"{_text(host)}:{port}":
+                return True
+        return False
 
     # Hooks of RedisHub.
 
