@@ -211,62 +211,90 @@ async def eventually_count(hub: Hub, group: str, expected: int) -> None:
 async def test_failover_surfaces_errors_then_resumes(
     own_redis_cluster: RedisCluster, namespace: str
 ) -> None:
-    """Publishes to a killed master fail until its replica serves, then deliver."""
-    cluster, channel = own_redis_cluster, channel_of(namespace, "room")
+    """Publishes to a killed master fail until its replica serves, then deliver.
+
+    Rooms on the other masters keep receiving everything meanwhile.
+
+    """
+    cluster = own_redis_cluster
+    room, other = list(rooms_on_each_master(cluster, namespace).values())[:2]
     async with (
         cluster_hub(cluster.url, namespace) as subscriber,
         cluster_hub(cluster.url, namespace) as publisher,
         hub_server(subscriber) as server,
-        member(server, "room") as client,
+        member(server, room) as client,
+        member(server, other) as other_client,
     ):
         received: list[str] = []
-        reader = asyncio.create_task(read_all(client, received))
+        other_received: list[str] = []
+        readers = [
+            asyncio.create_task(read_all(client, received)),
+            asyncio.create_task(read_all(other_client, other_received)),
+        ]
         times: dict[int, float] = {}
-        outcomes = await publish_through_failover(cluster, publisher, channel, times)
+        outcomes, others = await publish_through_failover(
+            cluster, publisher, [room, other], times
+        )
         reported = {i for i, n in outcomes.items() if n is not None and n > 0}
         await eventually(lambda: len(received) >= len(reported))
-        reader.cancel()
+        await eventually(lambda: len(other_received) >= len(others))
+        for reader in readers:
+            reader.cancel()
     errors = [i for i, n in outcomes.items() if n is None]
-    delivered = {int(text) for text in received}
     assert errors, "the failover raised no error"
     # Not silent: every publish that returned normally and counted a receiver
     # was delivered, and nothing else was.
-    assert delivered == reported
+    assert {int(text) for text in received} == reported
     # Delivery resumed: the last publishes all reached the member.
     assert all(outcomes[i] == 1 for i in sorted(outcomes)[-20:])
     # Publishes that reached the new master before the subscriber came back
     # counted no receiver; that lasts at most about the hub's backoff.
     unheard = [times[i] for i, n in outcomes.items() if n == 0]
     assert not unheard or max(unheard) - min(unheard) < UNHEARD_BOUND
+    # The other room's master didn't fail: every message reached its member.
+    assert set(others.values()) == {1}
+    assert [int(text) for text in other_received] == sorted(others)
 
 
 async def publish_through_failover(
-    cluster: RedisCluster, publisher: ClusterHub, channel: str, times: dict[int, float]
-) -> dict[int, int | None]:
-    """Kill the master of a channel while publishing to it every 10 ms.
+    cluster: RedisCluster,
+    publisher: ClusterHub,
+    rooms: list[str],
+    times: dict[int, float],
+) -> tuple[dict[int, int | None], dict[int, int | None]]:
+    """Kill the master of a room while publishing to it and another room.
 
-    Returns, for each message, the receivers that Redis counted, or None if
-    publishing raised :exc:`HubUnavailable`, and records when it was sent.
-    Stops once 20 messages in a row reached a receiver after an error; fails
-    after :data:`FAILOVER_BOUND`.
+    Publishes to both rooms every 10 ms. Returns, for each message to each
+    room, the receivers that Redis counted, or None if publishing raised
+    :exc:`HubUnavailable`, and records when it was sent. Stops once 20
+    messages in a row reached a receiver after an error; fails after
+    :data:`FAILOVER_BOUND`.
 
     """
+    room, other = (channel_of(publisher.namespace, room) for room in rooms)
     outcomes: dict[int, int | None] = {}
+    others: dict[int, int | None] = {}
     loop = asyncio.get_running_loop()
-    victim, killed_at, streak, index = cluster.owner(channel), 0.0, 0, 0
+    victim, killed_at, streak, index = cluster.owner(room), 0.0, 0, 0
     while not killed_at or loop.time() < killed_at + FAILOVER_BOUND:
         if index == 50:
             victim.kill()
             killed_at = loop.time()
         times[index] = loop.time()
-        try:
-            outcomes[index] = await publisher._publish(channel, f"{index}")
-        except HubUnavailable:
-            outcomes[index] = None
+        outcomes[index] = await publish_counted(publisher, room, f"{index}")
+        others[index] = await publish_counted(publisher, other, f"{index}")
         after_error = any(n is None for n in outcomes.values())
         streak = streak + 1 if after_error and outcomes[index] == 1 else 0
         if streak == 20:
-            return outcomes
+            return outcomes, others
         index += 1
         await asyncio.sleep(0.01)
     raise AssertionError(f"no delivery {FAILOVER_BOUND} s after the failover")
+
+
+async def publish_counted(hub: ClusterHub, channel: str, text: str) -> int | None:
+    """Publish; return the receivers that Redis counted, or None on an error."""
+    try:
+        return await hub._publish(channel, text)
+    except HubUnavailable:
+        return None

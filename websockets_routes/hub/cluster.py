@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Awaitable
+import random
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from .exceptions import HubUnavailable
-from .redis import RedisHub, _import_redis, logger
+from .redis import MIN_BACKOFF, RedisHub, _import_redis, _resolve, logger
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -150,7 +151,14 @@ class ClusterHub(RedisHub):
 
     def _pubsub(self) -> PubSub:
         # ShardedPubSub has the part of PubSub's API that RedisHub uses.
-        return cast("PubSub", ShardedPubSub(cast("RedisCluster", self._subscriber)))
+        cluster = cast("RedisCluster", self._subscriber)
+        return cast("PubSub", ShardedPubSub(cluster, self._lost))
+
+    def _lost(self, channels: list[str]) -> None:
+        # Members joining these channels don't wait for the subscription,
+        # as when Redis is unreachable; ShardedPubSub subscribes later.
+        for channel in channels:
+            _resolve(self._waiters.pop(channel, []))
 
     def _send(self, channel: str, envelope: bytes) -> Awaitable[Any]:
         return self._client.spublish(channel, envelope)
@@ -195,24 +203,33 @@ class ShardedPubSub:
     redis-py's ``ClusterPubSub.get_sharded_message()`` doesn't do: it polls
     one node after the other.
 
-    A failed connection, or a channel that Redis unsubscribes by itself
-    because its slot moved, makes :meth:`get_message` raise: RedisHub then
-    starts a new subscriber, which learns the topology again.
+    When a master fails, or Redis unsubscribes a channel by itself because
+    its slot moved, the channels of that master are lost: the subscriber
+    tells ``on_lost``, learns the topology again and subscribes to them at
+    their new master, until it succeeds, while the connections to the other
+    masters go on.
 
     Args:
         cluster: The cluster client whose topology and connection settings
             this subscriber uses.
+        on_lost: Called with channels that are lost.
 
     """
 
-    def __init__(self, cluster: RedisCluster) -> None:
+    def __init__(
+        self, cluster: RedisCluster, on_lost: Callable[[list[str]], None]
+    ) -> None:
         self._redis = _import_redis()
+        self._errors = (self._redis.exceptions.RedisError, OSError)
         self._cluster = cluster
+        self._on_lost = on_lost
         self._pubsubs: dict[str, PubSub] = {}
+        self._reading: dict[str, PubSub] = {}
         self._nodes: dict[str, str] = {}
+        self._lost: dict[str, None] = {}
         self._leaving: collections.Counter[str] = collections.Counter()
-        self._readers: list[asyncio.Task[None]] = []
-        self._queue: asyncio.Queue[dict[str, Any] | Exception] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._topology_known = False
 
     async def subscribe(self, *channels: str) -> None:
@@ -224,53 +241,51 @@ class ShardedPubSub:
             await self._cluster.initialize()
             self._topology_known = True
         for channel in channels:
-            node = self._cluster.get_node_from_key(channel)
-            if node is None:
-                raise HubUnavailable(f"no redis master serves channel: {channel!r}")
-            pubsub = self._pubsub(node)
-            self._nodes[channel] = node.name
-            await pubsub.ssubscribe(channel)
-            if len(self._readers) < len(self._pubsubs):
-                # A connection exists once the first command went out.
-                self._readers.append(asyncio.create_task(self._read(pubsub)))
+            await self._subscribe(channel)
 
     async def unsubscribe(self, *channels: str) -> None:
         """Send ``SUNSUBSCRIBE`` for each channel to the master it went to."""
         for channel in channels:
             name = self._nodes.pop(channel, None)
-            if name is not None:
-                self._leaving[channel] += 1
-                await self._pubsubs[name].sunsubscribe(channel)
+            if name is None:
+                # A lost channel: no master has it, which RedisHub awaits.
+                self._lost.pop(channel, None)
+                self._queue.put_nowait({"type": "unsubscribe", "channel": channel})
+                continue
+            self._leaving[channel] += 1
+            await self._pubsubs[name].sunsubscribe(channel)
 
     async def ping(self) -> None:
         """Ping every master this subscriber is connected to."""
-        await asyncio.gather(*(pubsub.ping() for pubsub in self._pubsubs.values()))
+        # A connection that fails fails its reader too, which handles it.
+        pings = [pubsub.ping() for pubsub in self._pubsubs.values()]
+        await asyncio.gather(*pings, return_exceptions=True)
 
-    async def get_message(self, timeout: float | None = None) -> dict[str, Any]:
+    async def get_message(self, timeout: float | None = None) -> dict[str, Any] | None:
         """Wait for the next message or confirmation from any master.
 
-        Raises:
-            HubUnavailable: If Redis unsubscribed a channel by itself.
-            redis.exceptions.RedisError: If a connection failed.
+        Returns:
+            The message, or None when Redis moved a channel.
 
         """
         item = await self._queue.get()
-        if isinstance(item, Exception):
-            raise item
         kind = item["type"]
         if kind == "sunsubscribe":
             channel = _text(item["channel"])
             if not self._leaving[channel]:
-                raise HubUnavailable(f"redis moved a shard channel: {channel!r}")
+                logger.warning("redis moved a shard channel: %r", channel)
+                self._nodes.pop(channel, None)
+                self._lose([channel])
+                return None
             self._leaving[channel] -= 1
             return {**item, "type": "unsubscribe"}
         return {**item, "type": MESSAGE_TYPES.get(kind, kind)}
 
     async def aclose(self) -> None:
         """Stop reading and close every connection."""
-        for reader in self._readers:
-            reader.cancel()
-        await asyncio.gather(*self._readers, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         results = await asyncio.gather(
             *(_close(pubsub) for pubsub in self._pubsubs.values()),
             return_exceptions=True,
@@ -279,6 +294,25 @@ class ShardedPubSub:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+    async def _subscribe(self, channel: str) -> None:
+        node = self._cluster.get_node_from_key(channel)
+        if node is None:
+            self._lose([channel])
+            return
+        pubsub = self._pubsub(node)
+        try:
+            await pubsub.ssubscribe(channel)
+        except self._errors as exc:
+            logger.warning("cannot subscribe at %s: %s", node.name, exc)
+            self._master_failed(node.name, pubsub)
+            self._lose([channel])
+            return
+        self._nodes[channel] = node.name
+        if self._reading.get(node.name) is not pubsub:
+            # A connection exists once the first command went out.
+            self._reading[node.name] = pubsub
+            self._tasks.append(asyncio.create_task(self._read(node.name, pubsub)))
 
     def _pubsub(self, node: ClusterNode) -> PubSub:
         pubsub = self._pubsubs.get(node.name)
@@ -292,15 +326,56 @@ class ShardedPubSub:
             self._pubsubs[node.name] = pubsub
         return pubsub
 
-    async def _read(self, pubsub: PubSub) -> None:
+    async def _read(self, name: str, pubsub: PubSub) -> None:
         try:
             while True:
                 message = await pubsub.get_message(timeout=None)
                 if message is not None:
                     self._queue.put_nowait(message)
-        except Exception as exc:
-            # get_message() raises it in the hub's reading task.
-            self._queue.put_nowait(exc)
+        except self._errors as exc:
+            logger.warning("redis master %s disconnected: %s", name, exc)
+            lost = [channel for channel, node in self._nodes.items() if node == name]
+            for channel in lost:
+                del self._nodes[channel]
+            self._master_failed(name, pubsub)
+            self._lose(lost)
+
+    def _master_failed(self, name: str, pubsub: PubSub) -> None:
+        if self._pubsubs.get(name) is pubsub:
+            del self._pubsubs[name]
+        self._tasks.append(asyncio.create_task(_close_quietly(pubsub)))
+
+    def _lose(self, channels: list[str]) -> None:
+        self._lost.update(dict.fromkeys(channels))
+        self._on_lost(channels)
+        recovering = any(
+            t.get_name() == "recover" and not t.done() for t in self._tasks
+        )
+        if channels and not recovering:
+            self._tasks.append(asyncio.create_task(self._recover(), name="recover"))
+
+    async def _recover(self) -> None:
+        # Follow the failover: learn the topology again and subscribe at the
+        # new masters, until every lost channel is back.
+        backoff = MIN_BACKOFF
+        while self._lost:
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, ClusterHub._max_backoff)
+            try:
+                await self._cluster.nodes_manager.initialize()
+            except (*self._errors, self._redis.exceptions.RedisClusterException) as exc:
+                logger.debug("cannot learn the redis cluster topology: %s", exc)
+                continue
+            for channel in list(self._lost):
+                del self._lost[channel]
+                await self._subscribe(channel)
+
+
+async def _close_quietly(pubsub: PubSub) -> None:
+    try:
+        await _close(pubsub)
+    except Exception as exc:
+        logger.debug("cannot close a redis subscriber: %s", exc)
 
 
 async def _close(pubsub: PubSub) -> None:
