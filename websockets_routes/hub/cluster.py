@@ -56,10 +56,10 @@ class ClusterHub(RedisHub):
     When a master fails, publishing to the channels of its slots raises
     :exc:`~websockets_routes.hub.exceptions.HubUnavailable` until the cluster
     promotes a replica and the hub learns the new topology; the subscriber
-    reconnects to the new master by itself. Redis tells no one about
-    messages published to the new master before the subscriber is back:
-    they reach no member of this hub, like any message published while a
-    RedisHub resubscribes.
+    subscribes at the new master by itself, while its connections to the
+    other masters go on. Redis tells no one about messages published to the
+    new master before the subscriber is back: they reach no member of this
+    hub, like any message published while a RedisHub resubscribes.
 
     Args:
         url: URL of any node of the cluster, like
