@@ -163,6 +163,14 @@ class RedisCluster:
             if "role:master" in node.info(b"INFO replication") and _slots_of(node) > 0
         ]
 
+    def served(self, key: str) -> bool:
+        """Whether a running master serves the slot of a key or channel now."""
+        try:
+            self.owner(key)
+        except ValueError:
+            return False
+        return True
+
     def owner(self, key: str) -> ClusterNode:
         """The running master that serves the slot of a key or channel."""
         (any_node, *_) = self.running()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -68,6 +70,25 @@ def test_cluster_schemes_create_cluster_hub(scheme: str) -> None:
     hub = Hub.from_url(f"{scheme}://127.0.0.1:1", namespace="app", heartbeat=1.0)
     assert isinstance(hub, ClusterHub)
     assert (hub.namespace, hub.heartbeat) == ("app", 1.0)
+
+
+def test_cluster_backend_imported_lazily() -> None:
+    """The cluster backend and redis-py are imported when a ClusterHub is created."""
+    code = (
+        "import sys\n"
+        "from websockets_routes.hub import Hub\n"
+        "assert 'websockets_routes.hub.cluster' not in sys.modules\n"
+        "assert 'redis' not in sys.modules\n"
+        "hub = Hub.from_url('redis+cluster://127.0.0.1:1')\n"
+        "print(type(hub).__name__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "ClusterHub"
 
 
 def test_cluster_hub_rejects_other_url() -> None:
@@ -137,9 +158,14 @@ async def test_subscriber_reconnects_to_master(
 
 
 async def receive_eventually(hub: Hub, client: ClientConnection, room: str) -> None:
-    """Publish probes to a room until the client receives one, for 5 s at most."""
+    """Publish probes to a room until the client receives one, for 5 s at most.
+
+    A probe may fail with HubUnavailable while the hub learns the topology.
+
+    """
     for i in range(50):
-        await hub.publish(room, f"probe {i}")
+        with contextlib.suppress(HubUnavailable):
+            await hub.publish(room, f"probe {i}")
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(client.recv(), 0.1)
             return
@@ -254,6 +280,23 @@ async def test_failover_surfaces_errors_then_resumes(
     # The other room's master didn't fail: every message reached its member.
     assert set(others.values()) == {1}
     assert [int(text) for text in other_received] == sorted(others)
+
+
+@pytest.mark.stress
+async def test_join_during_failover(
+    own_redis_cluster: RedisCluster, namespace: str
+) -> None:
+    """Joining a room of a dead master doesn't wait for the failover, then delivers."""
+    cluster = own_redis_cluster
+    room, other = list(rooms_on_each_master(cluster, namespace).values())[:2]
+    channel = channel_of(namespace, room)
+    async with cluster_hub(cluster.url, namespace) as hub, hub_server(hub) as server:
+        async with member(server, other):
+            cluster.owner(channel).kill()
+            async with member(server, room) as client:
+                assert not cluster.served(channel), "joined after the failover"
+                await asyncio.to_thread(cluster.wait_ok, FAILOVER_BOUND)
+                await receive_eventually(hub, client, room)
 
 
 async def publish_through_failover(
