@@ -110,6 +110,18 @@ async def test_start_fails_without_cluster(redis_server: RedisServer) -> None:
             await asyncio.wait_for(hub.start(), 10)
 
 
+async def test_unreachable_cluster_raises() -> None:
+    """publish() and count() raise HubUnavailable when no node can be reached."""
+    hub = ClusterHub("redis+cluster://127.0.0.1:1")
+    try:
+        with pytest.raises(HubUnavailable, match=r"^cannot publish to redis: "):
+            await hub.publish("a", "hello")
+        with pytest.raises(HubUnavailable, match=r"^cannot count in redis: "):
+            await hub.count("a")
+    finally:
+        await hub.close()
+
+
 async def test_traffic_spreads_across_masters(
     redis_cluster: RedisCluster, namespace: str
 ) -> None:
