@@ -296,7 +296,11 @@ class ShardedPubSub:
                 raise result
 
     async def _subscribe(self, channel: str) -> None:
-        node = self._cluster.get_node_from_key(channel)
+        try:
+            node = self._cluster.get_node_from_key(channel)
+        except self._redis.exceptions.RedisClusterException:
+            # The slot has no master now, as during a failover.
+            node = None
         if node is None:
             self._lose([channel])
             return
