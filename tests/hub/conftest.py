@@ -1,4 +1,5 @@
-"""Fixtures of the hub tests: a real redis-server on a free port.
+"""Fixtures of the hub tests: a real redis-server on a free port, and a real
+Redis Cluster (see :mod:`tests.hub.cluster`).
 
 When redis-server is missing, the Redis tests fail if the CI environment
 variable is set and are skipped otherwise.
@@ -16,6 +17,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+
+from .cluster import RedisCluster
 
 __all__ = [
     "RedisServer",
@@ -92,6 +95,38 @@ def own_redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+def _cluster() -> RedisCluster:
+    cli = shutil.which("redis-cli")
+    executable = _redis_executable()
+    if cli is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-cli is required when CI is set; install it")
+        pytest.skip("redis-cli isn't installed; apt-get install redis-tools")
+    return RedisCluster(executable, cli)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A Redis Cluster of three masters and three replicas, shared by the tests."""
+    cluster = _cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def own_redis_cluster() -> Iterator[RedisCluster]:
+    """A Redis Cluster for one test, which may kill its nodes."""
+    cluster = _cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

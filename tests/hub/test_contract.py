@@ -1,4 +1,5 @@
-"""The contract of every hub backend: each test runs against memory and Redis."""
+"""The contract of every hub backend: each test runs against memory, Redis and
+Redis Cluster."""
 
 from __future__ import annotations
 
@@ -15,17 +16,19 @@ from websockets.exceptions import ConnectionClosed
 
 from websockets_routes.hub import Hub
 
+from .cluster import RedisCluster
 from .conftest import RedisServer
 from .helpers import eventually, hub_server, member, no_message
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def hub(request: pytest.FixtureRequest, namespace: str) -> AsyncIterator[Hub]:
     """A started hub of each backend."""
     if request.param == "memory":
         instance = Hub()
     else:
-        redis: RedisServer = request.getfixturevalue("redis_server")
+        fixture = "redis_server" if request.param == "redis" else "redis_cluster"
+        redis: RedisServer | RedisCluster = request.getfixturevalue(fixture)
         instance = Hub.from_url(redis.url, namespace=namespace, heartbeat=0.5)
     async with instance:
         yield instance

@@ -4,6 +4,8 @@
   ``Hub.from_url("redis://...")`` returns a :class:`RedisHub`.
 * :class:`RedisHub`: the Redis hub; importing it doesn't import redis-py,
   creating one does.
+* :class:`ClusterHub`: the Redis Cluster hub, on sharded publish/subscribe;
+  ``Hub.from_url("redis+cluster://...")`` returns one.
 * :class:`Membership`: what :meth:`Hub.join` returns.
 * :exc:`HubUnavailable`: Redis cannot be reached: a message wasn't sent.
 * :exc:`HubDeliveryUnknown`: Redis didn't answer: a message may be delivered.
@@ -41,9 +43,11 @@ from .exceptions import HubDeliveryUnknown, HubUnavailable, InvalidEnvelope
 from .memory import Hub, Membership
 
 if TYPE_CHECKING:
+    from .cluster import ClusterHub
     from .redis import RedisHub
 
 __all__ = [
+    "ClusterHub",
     "Hub",
     "HubDeliveryUnknown",
     "HubUnavailable",
@@ -135,4 +139,8 @@ def __getattr__(name: str) -> Any:
         from .redis import RedisHub
 
         return RedisHub
+    if name == "ClusterHub":
+        from .cluster import ClusterHub
+
+        return ClusterHub
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

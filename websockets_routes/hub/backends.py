@@ -4,10 +4,11 @@ Imports in this package flow one way, from the package down to the
 in-process hub:
 
 * ``__init__.py`` imports this module and ``memory.py``, and ``redis.py``
-  when :class:`RedisHub` is first looked up;
-* this module imports ``memory.py``, and ``redis.py`` when a Redis hub is
-  created;
-* ``redis.py`` imports ``memory.py``;
+  or ``cluster.py`` when :class:`RedisHub` or :class:`ClusterHub` is first
+  looked up;
+* this module imports ``memory.py``, and ``redis.py`` or ``cluster.py``
+  when a Redis hub or a Redis Cluster hub is created;
+* ``cluster.py`` imports ``redis.py``, which imports ``memory.py``;
 * ``memory.py`` imports no backend.
 
 :mod:`~websockets_routes.hub.memory` defines :class:`Hub`, the base of every
@@ -33,13 +34,18 @@ from typing import Any
 from .memory import Hub, register_backend
 
 __all__ = [
+    "CLUSTER_SCHEMES",
     "REDIS_SCHEMES",
+    "create_cluster_hub",
     "create_redis_hub",
     "register_backends",
 ]
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 """URL schemes of :class:`~websockets_routes.hub.redis.RedisHub`, as redis-py's."""
+
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+"""URL schemes of :class:`~websockets_routes.hub.cluster.ClusterHub`."""
 
 
 def create_redis_hub(url: str, **options: Any) -> Hub:
@@ -66,6 +72,31 @@ def create_redis_hub(url: str, **options: Any) -> Hub:
     return RedisHub(url, **options)
 
 
+def create_cluster_hub(url: str, **options: Any) -> Hub:
+    """Create a :class:`~websockets_routes.hub.cluster.ClusterHub`.
+
+    The cluster backend is imported now, when the first cluster hub is created.
+
+    Args:
+        url: URL of any node of the cluster, like
+            ``redis+cluster://127.0.0.1:7000``.
+        options: Other arguments of
+            :class:`~websockets_routes.hub.cluster.ClusterHub`.
+
+    Raises:
+        ImportError: If redis-py isn't installed.
+        ValueError: If the URL or an option is invalid.
+
+    Example::
+
+        hub = create_cluster_hub("redis+cluster://127.0.0.1:7000", namespace="chat")
+
+    """
+    from .cluster import ClusterHub
+
+    return ClusterHub(url, **options)
+
+
 def register_backends() -> None:
     """Register the schemes of this package's backends with ``Hub.from_url()``.
 
@@ -79,3 +110,5 @@ def register_backends() -> None:
     """
     for scheme in REDIS_SCHEMES:
         register_backend(scheme, create_redis_hub)
+    for scheme in CLUSTER_SCHEMES:
+        register_backend(scheme, create_cluster_hub)

@@ -167,6 +167,9 @@ class RedisHub(Hub):
 
     """
 
+    # Longest wait between two attempts to resubscribe, in seconds.
+    _max_backoff = MAX_BACKOFF
+
     def __init__(
         self,
         url: str = "redis://127.0.0.1:6379/0",
@@ -189,15 +192,16 @@ class RedisHub(Hub):
             redis.exceptions.RedisError,
             OSError,
         )
+        self._session_errors: tuple[type[Exception], ...]
         self._session_errors = (*self._errors, HubUnavailable)
+        self._close_errors: tuple[type[Exception], ...]
         self._close_errors = (*self._errors, asyncio.TimeoutError)
         options = {"socket_connect_timeout": 5.0, **options}
         # Counts and their refreshes may be sent again; a PUBLISH that Redis
         # may have run must not: the publisher never retries.
-        self._client: Redis = _client(redis, url, 1, {"socket_timeout": 5.0, **options})
-        self._publisher: Redis = _client(
-            redis, url, 0, {"socket_timeout": 5.0, **options}
-        )
+        command_options = {"socket_timeout": 5.0, **options}
+        self._client: Redis = self._create_client(url, 1, command_options)
+        self._publisher: Redis = self._create_client(url, 0, command_options)
         self._response_error: type[Exception] = redis.exceptions.ResponseError
         self.stats = RedisHubStats()
         """Counts of what this hub couldn't deliver: a :class:`RedisHubStats`."""
@@ -205,7 +209,7 @@ class RedisHub(Hub):
         # pings every heartbeat, so a read that waits for 3 heartbeats means
         # that Redis hangs.
         subscriber_options = {"socket_timeout": 3 * heartbeat, **options}
-        self._subscriber: Redis = _client(redis, url, 0, subscriber_options)
+        self._subscriber: Redis = self._create_client(url, 0, subscriber_options)
         self._count_script = self._client.register_script(COUNT_SCRIPT)
         self._broadcast_channel = f"{namespace}:broadcast"
         self._tasks: list[asyncio.Task[None]] = []
@@ -221,6 +225,14 @@ class RedisHub(Hub):
         self._dirty_users: set[str] = set()
         self._count_wake = asyncio.Event()
         self._dirty_counts: set[str] = set()
+
+    # Hooks of other Redis deployments, like ClusterHub.
+
+    def _create_client(self, url: str, retries: int, options: dict[str, Any]) -> Redis:
+        return _client(_import_redis(), url, retries, options)
+
+    def _pubsub(self) -> PubSub:
+        return self._subscriber.pubsub()
 
     # Channels and keys.
 
@@ -281,17 +293,17 @@ class RedisHub(Hub):
 
     async def publish(self, group: str, message: Message) -> int:
         local = self._registry.groups.get(group, ())
-        return await self._send(self._group_channel(group), local, message)
+        return await self._publish_message(self._group_channel(group), local, message)
 
     async def send_to_user(self, user: str, message: Message) -> int:
         local = self._registry.users.get(user, ())
-        return await self._send(self._user_channel(user), local, message)
+        return await self._publish_message(self._user_channel(user), local, message)
 
     async def broadcast(self, message: Message) -> int:
         local = self._registry.entries
-        return await self._send(self._broadcast_channel, local, message)
+        return await self._publish_message(self._broadcast_channel, local, message)
 
-    async def _send(
+    async def _publish_message(
         self, channel: str, local: Collection[Any], message: Message
     ) -> int:
         data = encode(message)
@@ -413,11 +425,11 @@ class RedisHub(Hub):
                 backoff = MIN_BACKOFF
             # Jitter spreads the reconnections of many processes.
             await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
-            backoff = min(backoff * 2, MAX_BACKOFF)
+            backoff = min(backoff * 2, self._max_backoff)
 
     async def _session(self) -> None:
         self._recovered = False
-        pubsub = self._subscriber.pubsub()
+        pubsub = self._pubsub()
         try:
             self._connected = True
             self._last_seen = asyncio.get_running_loop().time()
@@ -642,6 +654,25 @@ async def _execute_once(
     except failed as exc:
         raise HubUnavailable(f"cannot publish to redis: {exc}") from exc
     try:
+        return await send_once(connection, refused, failed, *args)
+    finally:
+        await pool.release(connection)
+
+
+async def send_once(
+    connection: Any,
+    refused: type[Exception],
+    failed: tuple[type[Exception], ...],
+    *args: Any,
+) -> Any:
+    """Send a command once on a connected ``connection`` and read its answer.
+
+    Raises:
+        HubUnavailable: If Redis refused the command: it didn't run.
+        HubDeliveryUnknown: If the command was written but no answer came.
+
+    """
+    try:
         await connection.send_command(*args)
         return await connection.read_response()
     except refused as exc:
@@ -654,8 +685,6 @@ async def _execute_once(
     except BaseException:
         await connection.disconnect(nowait=True)
         raise
-    finally:
-        await pool.release(connection)
 
 
 def _connection(pool: Any) -> Any:
