@@ -241,7 +241,8 @@ class LocalHistory:
         # kept, or if "since" is the last id and nothing came after it.
         first = entries[0][0] if entries else last + 1
         gap = after < 0 or after > last or after + 1 < first
-        kept = [(str(i), text) for i, _, text in entries if i > after]
+        # After a gap, the client reloads: give it everything that is kept.
+        kept = [(str(i), text) for i, _, text in entries if gap or i > after]
         return gap, kept
 
     @staticmethod
@@ -322,6 +323,7 @@ def plan_replay(
     if position >= (parse_stream_id(first_id) or (0, 0)):
         return False, kept
     # "since" was trimmed; so were entries after it unless the first kept
-    # entry came right after it.
+    # entry came right after it. A first entry with nothing before it starts
+    # a new stream: the one that gave "since" expired.
     previous = parse_stream_id(first_fields.get("p", "")) or (0, 0)
-    return position < previous, kept
+    return position < previous or previous == (0, 0), kept

@@ -324,14 +324,23 @@ class RedisHub(Hub):
         key = self._history_key(group)
         # An invalid id would make XRANGE fail: read everything instead.
         start = since if parse_stream_id(since) is not None else "-"
-        pipe = self._client.pipeline(transaction=True)
-        pipe.xrange(key, min=start, max="+")
-        pipe.xrange(key, min="-", max="+", count=1)
         try:
-            after, first = await pipe.execute()
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.xrange(key, min=start, max="+")
+                pipe.xrange(key, min="-", max="+", count=1)
+                after, first = await pipe.execute()
         except self._errors as exc:
             raise HubUnavailable(f"cannot read history from redis: {exc}") from exc
-        return plan_replay(since, _entries(after), _entries(first))
+        gap, kept = plan_replay(since, _entries(after), _entries(first))
+        if gap and start != "-":
+            # After a gap, the client reloads: give it everything that is kept.
+            try:
+                kept = plan_replay(since, _entries(await self._client.xrange(key)), [])[
+                    1
+                ]
+            except self._errors as exc:
+                raise HubUnavailable(f"cannot read history from redis: {exc}") from exc
+        return gap, kept
 
     # Presence.
 
@@ -408,22 +417,17 @@ class RedisHub(Hub):
         written = self._presence_written.get(room, {})
         added = {f: m for f, m in wanted.items() if full or f not in written}
         removed = [f for f in written if f not in wanted]
-        pipe = self._client.pipeline(transaction=False)
-        if added:
-            # redis-py types mapping with invariant keys of its own union.
-            pipe.hset(self._presence_key(room), mapping=cast(Any, added))
-        if removed:
-            pipe.hdel(self._presence_key(room), *removed)
-        if wanted:
-            keys = [self._presence_key(room), self._presence_alive_key(room)]
-            args: list[str | int] = [self.process_id, self._presence_ttl(), "0"]
-            # Awaiting a script on a pipeline queues it.
-            await self._presence_script(
-                keys=keys, args=args, client=cast("Redis", pipe)
-            )
-        else:
-            pipe.zrem(self._presence_alive_key(room), self.process_id)
-        results = await pipe.execute()
+        async with self._client.pipeline(transaction=False) as pipe:
+            if added:
+                # redis-py types mapping with invariant keys of its own union.
+                pipe.hset(self._presence_key(room), mapping=cast(Any, added))
+            if removed:
+                pipe.hdel(self._presence_key(room), *removed)
+            if wanted:
+                await self._refresh_presence(pipe, room)
+            else:
+                pipe.zrem(self._presence_alive_key(room), self.process_id)
+            results = await pipe.execute()
         if wanted:
             self._presence_written[room] = wanted
         else:
@@ -433,6 +437,12 @@ class RedisHub(Hub):
         dead = _texts(results[-1][0]) if wanted else []
         await self._announce(room, "join", joined)
         await self._announce(room, "leave", left + dead)
+
+    async def _refresh_presence(self, pipe: Any, room: str) -> None:
+        keys = [self._presence_key(room), self._presence_alive_key(room)]
+        args: list[str | int] = [self.process_id, self._presence_ttl(), "0"]
+        # Awaiting a script on a pipeline queues it.
+        await self._presence_script(keys=keys, args=args, client=pipe)
 
     async def _announce(self, room: str, kind: str, members: list[str]) -> None:
         channel = self._group_channel(room)
@@ -444,12 +454,12 @@ class RedisHub(Hub):
                 logger.debug("cannot publish presence event: %s", exc)
 
     async def _forget_presence(self) -> None:
-        pipe = self._client.pipeline(transaction=False)
-        for room, written in self._presence_written.items():
-            pipe.hdel(self._presence_key(room), *written)
-            pipe.zrem(self._presence_alive_key(room), self.process_id)
         try:
-            await asyncio.wait_for(pipe.execute(), self.heartbeat)
+            async with self._client.pipeline(transaction=False) as pipe:
+                for room, written in self._presence_written.items():
+                    pipe.hdel(self._presence_key(room), *written)
+                    pipe.zrem(self._presence_alive_key(room), self.process_id)
+                await asyncio.wait_for(pipe.execute(), self.heartbeat)
         except self._close_errors as exc:
             logger.debug("cannot remove presence from redis: %s", exc)
 
