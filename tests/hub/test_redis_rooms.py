@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio
 from websockets.asyncio.client import connect
 
-from websockets_routes.hub import Hub, RedisHub
+from websockets_routes.hub import Hub, HubUnavailable, RedisHub
 
 from .conftest import RedisServer
 from .rooms import room_member, room_server
@@ -215,3 +215,69 @@ async def test_resume_under_load_across_processes(
                 assert got == seen[position : position + length]
             assert [int(f["data"]) for f in seen] == list(range(len(seen)))
             assert resumes >= 5
+
+
+async def test_at_most_once_across_a_redis_restart(
+    own_redis_server: RedisServer, namespace: str
+) -> None:
+    """Across a Redis restart, no message arrives twice nor out of order."""
+    url = own_redis_server.url
+    async with (
+        Hub.from_url(url, namespace=namespace, heartbeat=HEARTBEAT) as hub,
+        room_server(hub) as server,
+        room_member(server, "room") as client,
+    ):
+        published: list[int] = []
+        for i in range(600):
+            if i == 200:
+                own_redis_server.stop()
+            if i == 300:
+                own_redis_server.start()
+            try:
+                await hub.publish("room", str(i))
+            except HubUnavailable:
+                await asyncio.sleep(0.01)
+            else:
+                published.append(i)
+        # The end marker may be lost while the hub resubscribes: repeat it.
+        received: list[int] = []
+        for _ in range(100):
+            await hub.publish("room", "end")
+            try:
+                while (message := await asyncio.wait_for(client.recv(), 0.1)) != "end":
+                    received.append(int(message))
+                break
+            except asyncio.TimeoutError:
+                pass
+    assert received == sorted(set(received))
+    assert set(received) <= set(published)
+    assert received[:200] == list(range(200))
+
+
+async def test_lost_history_after_a_redis_restart(
+    own_redis_server: RedisServer, namespace: str
+) -> None:
+    """History that Redis lost in a restart is reported to a resuming member."""
+    url = own_redis_server.url
+    async with (
+        Hub.from_url(url, namespace=namespace, heartbeat=HEARTBEAT, history=10) as hub,
+        room_server(hub) as server,
+    ):
+        async with room_member(server, "room") as client:
+            await hub.publish("room", "before")
+            since = json.loads(await asyncio.wait_for(client.recv(), 5))["id"]
+        own_redis_server.stop()
+        with pytest.raises(HubUnavailable):
+            await hub.publish("room", "lost")
+        own_redis_server.start()
+        for _ in range(200):
+            try:
+                await hub.publish("room", "after")
+                break
+            except HubUnavailable:
+                await asyncio.sleep(0.05)
+        replayed: list[Any] = []
+        async with room_member(server, "room", since=since, before=replayed):
+            pass
+    assert replayed[0] == {"type": "history_gap", "room": "room", "since": since}
+    assert [frame["data"] for frame in replayed[1:]] == ["after"]
