@@ -10,7 +10,12 @@ a WebSocket connection.
 
 * latency: one message at a time, from ``publish()`` to the client; p50, p99;
 * throughput: messages published back to back, until the client received the
-  last one.
+  last one;
+* with history: the same, published by a hub whose group keeps its last
+  10,000 messages in a Redis Stream, beside a hub without history, through
+  the same subprocess and client, in alternating rounds; the ratios are
+  medians of per-round ratios (with / without), with the CPU time of this
+  process (publisher and client) per message.
 
 """
 
@@ -107,6 +112,108 @@ async def run(url: str, quick: bool) -> list[Row]:
         process.wait()
 
 
+async def _round_trips(hub: Hub, client: ClientConnection, count: int) -> list[float]:
+    # As latency(), without looking at the frames, which history wraps.
+    times = []
+    for i in range(count):
+        start = time.perf_counter()
+        await hub.publish("bench", f"{i}")
+        await client.recv()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def _rate(hub: Hub, client: ClientConnection, count: int) -> tuple[float, float]:
+    # As throughput(), with the CPU time of this process per message.
+    async def publish() -> None:
+        for i in range(count):
+            await hub.publish("bench", f"{i}")
+
+    start, cpu = time.perf_counter(), time.process_time()
+    publisher = asyncio.create_task(publish())
+    for _ in range(count):
+        await client.recv()
+    await publisher
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return count / elapsed, cpu / count
+
+
+async def _history_round(
+    hubs: dict[str, Hub], client: ClientConnection, quick: bool, flip: bool
+) -> dict[str, tuple[float, float, float, float]]:
+    # Per subject: p50, p99, msg/s, CPU s/msg; the order alternates by round.
+    figures = {}
+    for name in sorted(hubs, reverse=flip):
+        times = await _round_trips(hubs[name], client, 200 if quick else 2_000)
+        p50, p99 = (statistics.quantiles(times, n=100)[i] for i in (49, 98))
+        rate, cpu = await _rate(hubs[name], client, 1_000 if quick else 10_000)
+        figures[name] = (p50, p99, rate, cpu)
+    return figures
+
+
+async def run_history(url: str, quick: bool) -> list[Row]:
+    """Messages with and without history, interleaved, as rows."""
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", url, namespace],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        plain = Hub.from_url(url, namespace=namespace)
+        kept = Hub.from_url(url, namespace=namespace, history=10_000)
+        rounds = []
+        async with plain, kept, connect(f"ws://127.0.0.1:{port}/") as client:
+            assert await client.recv() == "joined"
+            hubs = {"with history": kept, "without history": plain}
+            await _history_round(hubs, client, True, False)  # warm up
+            for index in range(1 if quick else 5):
+                rounds.append(await _history_round(hubs, client, quick, index % 2 == 1))
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait()
+    return _history_rows(rounds)
+
+
+def _history_rows(rounds: list[dict[str, tuple[float, ...]]]) -> list[Row]:
+    def median(name: str, index: int) -> float:
+        return statistics.median(r[name][index] for r in rounds)
+
+    def ratio(index: int) -> float:
+        values = [
+            r["with history"][index] / r["without history"][index] for r in rounds
+        ]
+        return statistics.median(values)
+
+    case, rows = "across processes, loopback", []
+    note = "ratio: with / without history, median of rounds"
+    for name in ("without history", "with history"):
+        subject = f"RedisHub.publish(), {name}"
+        is_kept = name == "with history"
+        for label, index, scale, unit in [
+            ("latency p50", 0, 1e3, "ms"),
+            ("latency p99", 1, 1e3, "ms"),
+            ("throughput", 2, 1, "msg/s"),
+            ("CPU per message", 3, 1e6, "us"),
+        ]:
+            rows.append(
+                Row(
+                    "hub redis history",
+                    f"{case}, {label}",
+                    subject,
+                    median(name, index) * scale,
+                    unit,
+                    ratio(index) if is_kept else None,
+                    note if is_kept else "",
+                )
+            )
+    return rows
+
+
 def main(quick: bool = False) -> list[Row]:
     """Start a redis-server on a free port for the duration of the benchmark."""
     executable = shutil.which("redis-server")
@@ -126,7 +233,8 @@ def main(quick: bool = False) -> list[Row]:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.01)
-        return asyncio.run(run(f"redis://127.0.0.1:{port}/0", quick))
+        url = f"redis://127.0.0.1:{port}/0"
+        return asyncio.run(run(url, quick)) + asyncio.run(run_history(url, quick))
     finally:
         redis.kill()
         redis.wait()
@@ -141,6 +249,10 @@ if __name__ == "__main__":
     if args.serve:
         asyncio.run(server(*args.serve))
     else:
-        rows = asyncio.run(run(args.url, args.quick)) if args.url else main(args.quick)
+        if args.url:
+            rows = asyncio.run(run(args.url, args.quick))
+            rows += asyncio.run(run_history(args.url, args.quick))
+        else:
+            rows = main(args.quick)
         print(machine())
         print_table(rows)
