@@ -260,12 +260,20 @@ class RedisHub(Hub):
     async def close(self) -> None:
         """Unsubscribe, remove this process's counts and close connections."""
         tasks, self._tasks = self._tasks, []
+        try:
+            # Cancelling a pipeline midway leaks its connection in redis-py:
+            # wait until no presence write is under way.
+            await asyncio.wait_for(self._presence_lock.acquire(), self.heartbeat)
+        except asyncio.TimeoutError:
+            logger.debug("presence write still under way; cancelling it")
         error = await _cancel(tasks)
         if error is not None:  # pragma: no cover
             logger.error("hub task failed", exc_info=error)
         if tasks:
             await self._forget_counts()
             await self._forget_presence()
+        if self._presence_lock.locked():
+            self._presence_lock.release()
         await super().close()
         await self._client.aclose()
         await self._subscriber.aclose()
