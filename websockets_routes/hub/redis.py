@@ -260,10 +260,12 @@ class RedisHub(Hub):
     async def close(self) -> None:
         """Unsubscribe, remove this process's counts and close connections."""
         tasks, self._tasks = self._tasks, []
+        locked = False
         try:
             # Cancelling a pipeline midway leaks its connection in redis-py:
             # wait until no presence write is under way.
             await asyncio.wait_for(self._presence_lock.acquire(), self.heartbeat)
+            locked = True
         except asyncio.TimeoutError:
             logger.debug("presence write still under way; cancelling it")
         error = await _cancel(tasks)
@@ -272,7 +274,7 @@ class RedisHub(Hub):
         if tasks:
             await self._forget_counts()
             await self._forget_presence()
-        if self._presence_lock.locked():
+        if locked:
             self._presence_lock.release()
         await super().close()
         await self._client.aclose()
