@@ -439,6 +439,16 @@ async def test_resume_from_unknown_id_reports_gap(hub: Hub, since: str) -> None:
         assert [f["data"] for f in replayed[1:]] == ["kept"]
 
 
+async def test_resume_without_history_reports_gap(hub: Hub) -> None:
+    """Resuming in a group that keeps no history yields a history_gap alone."""
+    async with room_server(hub) as server:
+        replayed: list[Any] = []
+        async with room_member(server, "plain", since="1", before=replayed) as client:
+            await hub.publish("plain", "live")
+            assert await _recv(client) == "live"
+        assert replayed == [{"type": "history_gap", "room": "plain", "since": "1"}]
+
+
 async def test_resume_is_exactly_once_under_concurrent_publishing(hub: Hub) -> None:
     """A member resuming while messages flow gets each one once, in order."""
     async with room_server(hub) as server:
