@@ -408,17 +408,54 @@ class RedisHub(Hub):
             self._presence_wake.set()
 
     async def _sync_presence(self, rooms: Iterable[str], full: bool = False) -> None:
-        # One writer at a time, so that a stale HDEL never follows an HSET.
+        # One writer at a time, so that a stale HDEL never follows an HSET and
+        # events go out in the order of the writes.
         async with self._presence_lock:
-            for room in list(rooms):
-                self._dirty_presence.discard(room)
-                try:
-                    await self._sync_room(room, full)
-                except BaseException:
-                    self._dirty_presence.add(room)
-                    raise
+            rooms = list(rooms)
+            self._dirty_presence.difference_update(rooms)
+            try:
+                events = await self._write_presence(rooms, full)
+            except BaseException:
+                self._dirty_presence.update(rooms)
+                raise
+            for room, kind, members in events:
+                await self._announce(room, kind, members)
 
-    async def _sync_room(self, room: str, full: bool) -> None:
+    async def _write_presence(
+        self, rooms: list[str], full: bool
+    ) -> list[tuple[str, str, list[str]]]:
+        # Every room in one round trip; each room's commands touch its keys.
+        plans, count = [], 0
+        async with self._client.pipeline(transaction=False) as pipe:
+            for room in rooms:
+                wanted, added, removed = self._presence_diff(room, full)
+                if added:
+                    # redis-py types mapping with invariant keys of its own union.
+                    pipe.hset(self._presence_key(room), mapping=cast(Any, added))
+                if removed:
+                    pipe.hdel(self._presence_key(room), *removed)
+                if wanted:
+                    await self._refresh_presence(pipe, room)
+                else:
+                    pipe.zrem(self._presence_alive_key(room), self.process_id)
+                count += bool(added) + bool(removed) + 1
+                plans.append((room, wanted, added, removed, count - 1))
+            results = await pipe.execute() if plans else []
+        events = []
+        for room, wanted, added, removed, index in plans:
+            written = self._presence_written.pop(room, {})
+            if wanted:
+                self._presence_written[room] = wanted
+            dead = _texts(results[index][0]) if wanted else []
+            events.append(
+                (room, "join", [m for f, m in added.items() if f not in written])
+            )
+            events.append((room, "leave", [written[f] for f in removed] + dead))
+        return events
+
+    def _presence_diff(
+        self, room: str, full: bool
+    ) -> tuple[dict[str, str], dict[str, str], list[str]]:
         members = self._presence.rooms.get(room, {})
         wanted = {
             f"{self.process_id}:{self._presence.connection_id(c)}": m.json
@@ -427,26 +464,7 @@ class RedisHub(Hub):
         written = self._presence_written.get(room, {})
         added = {f: m for f, m in wanted.items() if full or f not in written}
         removed = [f for f in written if f not in wanted]
-        async with self._client.pipeline(transaction=False) as pipe:
-            if added:
-                # redis-py types mapping with invariant keys of its own union.
-                pipe.hset(self._presence_key(room), mapping=cast(Any, added))
-            if removed:
-                pipe.hdel(self._presence_key(room), *removed)
-            if wanted:
-                await self._refresh_presence(pipe, room)
-            else:
-                pipe.zrem(self._presence_alive_key(room), self.process_id)
-            results = await pipe.execute()
-        if wanted:
-            self._presence_written[room] = wanted
-        else:
-            self._presence_written.pop(room, None)
-        joined = [m for f, m in added.items() if f not in written]
-        left = [written[f] for f in removed]
-        dead = _texts(results[-1][0]) if wanted else []
-        await self._announce(room, "join", joined)
-        await self._announce(room, "leave", left + dead)
+        return wanted, added, removed
 
     async def _refresh_presence(self, pipe: Any, room: str) -> None:
         keys = [self._presence_key(room), self._presence_alive_key(room)]
