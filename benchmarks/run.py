@@ -26,6 +26,7 @@ MODULES = [
     "memory",
     "hub_fanout",
     "hub_redis",
+    "hub_history",
 ]
 
 

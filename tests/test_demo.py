@@ -51,10 +51,19 @@ def room_url(server: Server, room: str, name: str) -> str:
     return url_of(server, f"/rooms/{quote(room, safe='')}?name={quote(name)}")
 
 
+async def receive_frame(ws: ClientConnection) -> dict[str, Any]:
+    """The next frame, decoded; fail if none comes in time."""
+    frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    return frame
+
+
 async def receive(ws: ClientConnection) -> dict[str, Any]:
-    """The next message, decoded; fail if none comes in time."""
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
-    return message
+    """The next message, unwrapped from the room's history frame if it is one."""
+    frame = await receive_frame(ws)
+    if frame["type"] == "message":
+        said: dict[str, Any] = json.loads(frame["data"])
+        return said
+    return frame
 
 
 async def nothing_more(ws: ClientConnection, wait: float = 0.2) -> None:
@@ -64,17 +73,43 @@ async def nothing_more(ws: ClientConnection, wait: float = 0.2) -> None:
         pytest.fail(f"unexpected message: {message!r}")  # pragma: no cover
 
 
+def presence(event: str, sid: str, name: str, room: str = "kitchen") -> dict[str, Any]:
+    """A presence event, as the hub sends it."""
+    return {
+        "type": "presence",
+        "room": "room:" + room,
+        "event": event,
+        "user": sid,
+        "meta": {"name": name},
+    }
+
+
 @contextlib.asynccontextmanager
 async def joined(
-    server: Server, room: str, name: str
+    server: Server, room: str, name: str, since: str | None = None
 ) -> AsyncIterator[tuple[ClientConnection, str]]:
-    """Join a room; yield the connection and its session id, once it joined."""
-    async with connect(room_url(server, room, name)) as ws:
-        welcome = await receive(ws)
-        assert welcome["type"] == "welcome"
-        assert (welcome["name"], welcome["room"]) == (name, room)
-        sid = welcome["sid"]
-        assert await receive(ws) == {"type": "joined", "sid": sid, "name": name}
+    """Join a room; yield the connection and its session id, once it joined.
+
+    Its own presence event may come before or after ``welcome``: both are
+    read. Frames of a replay, before ``welcome``, are in ``ws.replayed``.
+
+    """
+    url = room_url(server, room, name)
+    if since is not None:
+        url += f"&since={quote(since)}"
+    async with connect(url) as ws:
+        early = []
+        while (frame := await receive_frame(ws))["type"] != "welcome":
+            early.append(frame)
+        assert (frame["name"], frame["room"]) == (name, room)
+        sid = frame["sid"]
+        assert {"sid": sid, "name": name} in frame["members"]
+        own = presence("join", sid, name, room)
+        if own in early:
+            early.remove(own)
+        else:
+            assert await receive_frame(ws) == own
+        ws.replayed = early  # type: ignore[attr-defined]
         yield ws, sid
 
 
@@ -154,24 +189,22 @@ async def test_asyncapi(server: Server) -> None:
     assert status == 200
     document = json.loads(body)
     assert document["channels"]["room"]["address"] == "/rooms/{room}"
-    assert "say" in body.decode() and "here" in body.decode()
+    assert "say" in body.decode()
 
 
 # Rooms.
 
 
-async def greet(alice: Any, alice_sid: str, bob: Any, bob_sid: str) -> None:
-    """Alice, in the room, sees Bob join and answers him; Bob sees the answer."""
-    assert await receive(alice) == {"type": "joined", "sid": bob_sid, "name": "bob"}
-    await alice.send(json.dumps({"type": "here", "to": bob_sid}))
-    assert await receive(bob) == {"type": "here", "sid": alice_sid, "name": "alice"}
+async def greet(alice: Any, bob_sid: str) -> None:
+    """Alice, in the room, sees Bob join."""
+    assert await receive(alice) == presence("join", bob_sid, "bob")
 
 
 async def test_two_clients_chat(server: Server) -> None:
-    """Two clients in a room see each other arrive, talk, answer and leave."""
-    async with joined(server, "kitchen", "alice") as (alice, alice_sid):
+    """Two clients in a room see each other arrive, talk and leave."""
+    async with joined(server, "kitchen", "alice") as (alice, _):
         async with joined(server, "kitchen", "bob") as (bob, bob_sid):
-            await greet(alice, alice_sid, bob, bob_sid)
+            await greet(alice, bob_sid)
             await say(bob, "hi <b>alice</b> & all")
             for ws in (alice, bob):
                 said = await receive(ws)
@@ -182,33 +215,60 @@ async def test_two_clients_chat(server: Server) -> None:
                     "name": "bob",
                     "text": "hi <b>alice</b> & all",
                 }
-        assert await receive(alice) == {"type": "left", "sid": bob_sid, "name": "bob"}
+        assert await receive(alice) == presence("leave", bob_sid, "bob")
         await nothing_more(alice)
+
+
+async def test_welcome_lists_who_is_here(server: Server) -> None:
+    """welcome lists every connection in the room, from the hub's presence."""
+    async with joined(server, "kitchen", "alice") as (_, alice_sid):
+        async with joined(server, "kitchen", "bob") as (_, bob_sid):
+            async with connect(room_url(server, "kitchen", "carol")) as carol:
+                while (frame := await receive_frame(carol))["type"] != "welcome":
+                    pass
+                assert sorted(frame["members"], key=lambda m: m["name"]) == [
+                    {"sid": alice_sid, "name": "alice"},
+                    {"sid": bob_sid, "name": "bob"},
+                    {"sid": frame["sid"], "name": "carol"},
+                ]
 
 
 async def test_other_room_sees_nothing(server: Server) -> None:
     """A client in another room sees neither the messages nor the presence."""
     async with joined(server, "cellar", "carol") as (carol, _):
         async with joined(server, "kitchen", "alice") as (alice, _):
-            async with joined(server, "kitchen", "bob") as (bob, bob_sid):
-                await alice.send(json.dumps({"type": "here", "to": bob_sid}))
+            async with joined(server, "kitchen", "bob") as (bob, _):
                 await say(alice, "secret")
-                assert (await receive(bob))["type"] == "here"
                 assert (await receive(bob))["text"] == "secret"
         await nothing_more(carol)
 
 
-async def test_here_reaches_the_newcomer_only(server: Server) -> None:
-    """An answer to someone's arrival goes to that connection alone."""
+async def test_reconnection_resumes_from_the_last_message(server: Server) -> None:
+    """A client reconnecting with since gets what was said meanwhile, once."""
     async with joined(server, "kitchen", "alice") as (alice, _):
-        async with joined(server, "kitchen", "bob") as (bob, bob_sid):
-            await receive(alice)
-            async with joined(server, "kitchen", "bob") as (other_bob, _):
-                await receive(alice)
-                await receive(bob)
-                await alice.send(json.dumps({"type": "here", "to": bob_sid}))
-                assert (await receive(bob))["type"] == "here"
-                await nothing_more(other_bob)
+        async with joined(server, "kitchen", "bob") as (bob, _):
+            await say(alice, "before")
+            last = (await receive_frame(bob))["id"]
+        await say(alice, "while away", id=2)
+        async with joined(server, "kitchen", "bob", since=last) as (bob, _):
+            missed = [json.loads(f["data"])["text"] for f in bob.replayed]
+            assert missed == ["while away"]
+            await say(alice, "after", id=3)
+            assert (await receive(bob))["text"] == "after"
+
+
+async def test_reconnection_after_lost_history(server: Server) -> None:
+    """A since the room no longer keeps brings a history_gap notice first."""
+    async with joined(server, "kitchen", "alice") as (alice, _):
+        await say(alice, "kept")
+        async with joined(server, "kitchen", "bob", since="12345") as (bob, _):
+            gap, kept = bob.replayed
+            assert gap == {
+                "type": "history_gap",
+                "room": "room:kitchen",
+                "since": "12345",
+            }
+            assert json.loads(kept["data"])["text"] == "kept"
 
 
 async def test_names_with_any_text(server: Server) -> None:
@@ -258,11 +318,7 @@ async def test_binary_frame_closes_and_relays_nothing(server: Server) -> None:
             close = alice.protocol.close_rcvd
             assert close is not None
             assert (close.code, close.reason) == (1003, "expected a text frame")
-        assert await receive(bob) == {
-            "type": "left",
-            "sid": alice_sid,
-            "name": "alice",
-        }
+        assert await receive(bob) == presence("leave", alice_sid, "alice")
         await nothing_more(bob)
 
 
@@ -273,8 +329,6 @@ async def test_binary_frame_closes_and_relays_nothing(server: Server) -> None:
         ({"type": "say", "id": 7}, "invalid payload"),
         ({"type": "say", "id": 7, "text": " \n "}, "text must not be blank"),
         ({"type": "say", "id": 7, "text": "x" * 501}, "text must be at most 500"),
-        ({"type": "here", "id": 7, "to": ""}, "to must be a session id"),
-        ({"type": "here", "id": 7, "to": "s" * 65}, "to must be a session id"),
         ({"type": "shout", "id": 7}, "unknown message type: 'shout'"),
     ],
 )
@@ -313,33 +367,31 @@ class UnreachableHub(Hub):
             raise HubUnavailable("redis is down")
         await super().publish(group, message)
 
-    async def send_to_user(self, user: str, message: str | bytes) -> None:
+    async def presence(self, group: str) -> dict[str, list[dict[str, Any]]]:
         if self.down:
             raise HubUnavailable("redis is down")
-        await super().send_to_user(user, message)
+        return await super().presence(group)
 
 
 async def test_hub_unavailable(caplog: pytest.LogCaptureFixture) -> None:
     """When the hub can't publish, messages get an error reply; presence is logged."""
     hub = UnreachableHub()
     async with create_app(hub).serve("127.0.0.1", 0) as server:
-        async with joined(server, "kitchen", "alice") as (alice, alice_sid):
+        async with joined(server, "kitchen", "alice") as (alice, _):
             hub.down = True
             await say(alice, "hello?")
-            await alice.send(json.dumps({"type": "here", "id": 2, "to": alice_sid}))
-            for id in (1, 2):
-                assert await receive(alice) == {
-                    "type": "error",
-                    "id": id,
-                    "message": "the room is unavailable; try again",
-                }
+            assert await receive(alice) == {
+                "type": "error",
+                "id": 1,
+                "message": "the room is unavailable; try again",
+            }
             async with connect(room_url(server, "kitchen", "bob")) as bob:
-                assert (await receive(bob))["type"] == "welcome"
-                await nothing_more(bob, wait=0.1)
+                while (frame := await receive_frame(bob))["type"] != "welcome":
+                    pass
+                # Only itself, as presence can't be read.
+                assert frame["members"] == [{"sid": frame["sid"], "name": "bob"}]
     assert [record.getMessage() for record in caplog.records] == [
-        "cannot publish joined to room:kitchen: redis is down",
-        "cannot publish left to room:kitchen: redis is down",
-        "cannot publish left to room:kitchen: redis is down",
+        "cannot read presence of room:kitchen: redis is down",
     ]
 
 
@@ -440,9 +492,9 @@ async def test_rooms_across_redis_hubs(redis_url: str) -> None:
             app = create_app(hub)
             servers.append(await stack.enter_async_context(app.serve("127.0.0.1", 0)))
         one, two = servers
-        async with joined(one, "kitchen", "alice") as (alice, alice_sid):
+        async with joined(one, "kitchen", "alice") as (alice, _):
             async with joined(two, "kitchen", "bob") as (bob, bob_sid):
-                await greet(alice, alice_sid, bob, bob_sid)
+                await greet(alice, bob_sid)
                 await say(bob, "hi from two")
                 assert (await receive(alice))["text"] == "hi from two"
-            assert (await receive(alice))["type"] == "left"
+            assert await receive(alice) == presence("leave", bob_sid, "bob")

@@ -248,7 +248,7 @@ def redis_url() -> Iterator[str]:
 
 
 async def test_rooms_across_processes_in_chromium(browser: Any, redis_url: str) -> None:
-    """Pages served by two processes sharing Redis chat and see each other."""
+    """Pages served by two processes sharing Redis chat, and resume after a crash."""
     servers = [DemoServer("--redis", redis_url) for _ in range(2)]
     try:
         await asyncio.gather(*(server.start() for server in servers))
@@ -265,6 +265,28 @@ async def test_rooms_across_processes_in_chromium(browser: Any, redis_url: str) 
         await bob.close()
         await expect(alice.locator("#members li")).to_have_text(["alice (you)"])
         await expect(alice.locator("#messages")).to_contain_text("bob left")
+
+        # Alice's server crashes; what Bob says meanwhile reaches her page
+        # when it reconnects, from the room's history in Redis.
+        bob = await open_page(browser, servers[1].url("/?name=bob&room=attic"))
+        await connected(bob)
+        await servers[0].kill()
+        await expect(alice.locator("#status")).to_have_attribute(
+            "data-state", "reconnecting"
+        )
+        await say(bob, "while you were away")
+        await expect(bob.locator("#messages")).to_contain_text("while you were away")
+        await servers[0].start()
+        await connected(alice, timeout=RECONNECT)
+        await expect(alice.locator("#messages")).to_contain_text(
+            "bob: while you were away"
+        )
+        shown = await alice.locator("#messages li:not(.notice)").all_text_contents()
+        # Each once: the time, then the name and the text.
+        assert [text[text.index("bob: ") :] for text in shown] == [
+            "bob: hello from the other process",
+            "bob: while you were away",
+        ]
     finally:
         for server in servers:
             await server.kill()

@@ -235,12 +235,18 @@ class Endpoint:
         """Run exactly once when the connection ends, with its close code."""
 
     async def join(
-        self, hub: _Joinable, ws: Any, *groups: str, user: str | None = None
+        self,
+        hub: _Joinable,
+        ws: Any,
+        *groups: str,
+        user: str | None = None,
+        **options: Any,
     ) -> None:
         """Join a hub's groups until the connection ends.
 
         The connection leaves them after :meth:`on_disconnect`, however it
-        ended, so that no member is left behind.
+        ended, so that no member is left behind. ``options`` go to the hub's
+        ``join()``: ``meta``, ``presence_events``, ``since``, ``history``.
 
         Example::
 
@@ -248,7 +254,9 @@ class Endpoint:
                 await self.join(hub, ws, "room:" + path.params["room"])
 
         """
-        membership = await hub.join(ws, *groups, user=user)
+        # Hubs' join() takes more options than _Joinable names.
+        join: Callable[..., Any] = hub.join
+        membership = await join(ws, *groups, user=user, **options)
         self.__dict__.setdefault("_memberships", []).append(membership)
 
     async def handle(self, ws: Any, path: RoutedPath) -> None:

@@ -1,7 +1,8 @@
 """A server process for the multi-process tests of the Redis hub.
 
-Usage: ``python server_process.py REDIS_URL NAMESPACE``. It serves on
-127.0.0.1, on a free port, prints the port, then serves until killed.
+Usage: ``python server_process.py REDIS_URL NAMESPACE [HISTORY]``. It
+serves on 127.0.0.1, on a free port, prints the port, then serves until
+killed. With ``HISTORY``, every room keeps that many messages.
 
 A client connects to ``/?group=room&user=alice``, receives ``joined``, then
 sends commands: ``publish GROUP TEXT``, ``user USER TEXT``, ``broadcast
@@ -37,7 +38,7 @@ async def command(hub: Hub, websocket: ServerConnection, message: str) -> None:
         await websocket.send(f"count {await hub.count(target)}")
 
 
-async def main(url: str, namespace: str) -> None:
+async def main(url: str, namespace: str, history: int | None = None) -> None:
     """Serve until killed."""
 
     async def handler(websocket: ServerConnection) -> None:
@@ -52,11 +53,13 @@ async def main(url: str, namespace: str) -> None:
                 else:
                     await command(hub, websocket, message)
 
-    async with Hub.from_url(url, namespace=namespace, heartbeat=0.2) as hub:
+    hub = Hub.from_url(url, namespace=namespace, heartbeat=0.2, history=history)
+    async with hub:
         async with serve(handler, "127.0.0.1", 0) as server:
             print(server.sockets[0].getsockname()[1], flush=True)
             await asyncio.Future()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    history = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    asyncio.run(main(sys.argv[1], sys.argv[2], history))

@@ -33,8 +33,8 @@ UNHEARD_BOUND = 1.5
 
 
 def channel_of(namespace: str, room: str) -> str:
-    """The channel of a room, as RedisHub's module docstring names it."""
-    return f"{namespace}:group:{room}"
+    """The channel of a room, as ClusterHub's module docstring names it."""
+    return f"{{{namespace}:{room}}}:group"
 
 
 def rooms_on_each_master(cluster: RedisCluster, namespace: str) -> dict[int, str]:

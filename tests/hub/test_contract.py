@@ -4,9 +4,12 @@ Redis Cluster."""
 from __future__ import annotations
 
 import asyncio
+import datetime
+import json
 import os
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,6 +22,7 @@ from websockets_routes.hub import Hub
 from .cluster import RedisCluster
 from .conftest import RedisServer
 from .helpers import eventually, hub_server, member, no_message
+from .rooms import room_member, room_server
 
 
 @pytest.fixture(params=["memory", "redis", "cluster"])
@@ -284,3 +288,298 @@ async def test_slow_client_is_closed(hub: Hub) -> None:
             assert slow_received < count
             assert len(fast_received) == count
             reader.cancel()
+
+
+# Presence.
+
+
+async def test_presence_lists_connections_by_user(hub: Hub) -> None:
+    """presence() maps each user to one metadata dict per connection."""
+    async with room_server(hub) as server:
+        async with (
+            room_member(server, "lobby", user="alice", meta={"tab": 1}),
+            room_member(server, "lobby", user="alice", meta={"tab": 2}),
+            room_member(server, "lobby", user="bob"),
+            room_member(server, "other", user="carol"),
+        ):
+            presence = await hub.presence("lobby")
+            assert sorted(presence) == ["alice", "bob"]
+            assert sorted(presence["alice"], key=str) == [{"tab": 1}, {"tab": 2}]
+            assert presence["bob"] == [{}]
+        await _eventually_async(lambda: hub.presence("lobby"), {})
+
+
+async def test_presence_names_anonymous_connections(hub: Hub) -> None:
+    """A member without a user appears under a generated connection id."""
+    async with room_server(hub) as server:
+        async with room_member(server, "lobby"), room_member(server, "lobby"):
+            presence = await hub.presence("lobby")
+            assert len(presence) == 2
+            assert all(len(id) >= 8 for id in presence)
+            assert list(presence.values()) == [[{}], [{}]]
+
+
+async def test_presence_drops_left_groups(hub: Hub) -> None:
+    """A connection that leaves its groups leaves their presence."""
+    async with room_server(hub) as server:
+        async with room_member(server, "lobby", user="dan") as client:
+            assert await hub.presence("lobby") == {"dan": [{}]}
+            await client.send("leave")
+            assert await _recv(client) == "left"
+            await _eventually_async(lambda: hub.presence("lobby"), {})
+
+
+async def test_presence_events(hub: Hub) -> None:
+    """Members with presence_events receive join and leave events; others don't."""
+    async with room_server(hub) as server:
+        events: list[Any] = []
+        async with (
+            room_member(server, "lobby", user="w", events=1, before=events) as watcher,
+            room_member(server, "lobby", user="q") as quiet,
+        ):
+            # Its own join may arrive before or after the join returns.
+            while len(events) < 2:
+                events.append(json.loads(await _recv(watcher)))
+            assert events[0] == {
+                "type": "presence",
+                "room": "lobby",
+                "event": "join",
+                "user": "w",
+                "meta": {},
+            }
+            assert (events[1]["event"], events[1]["user"]) == ("join", "q")
+            async with room_member(server, "lobby", user="eve", meta={"n": 1}):
+                event = json.loads(await _recv(watcher))
+                assert (event["event"], event["user"], event["meta"]) == (
+                    "join",
+                    "eve",
+                    {"n": 1},
+                )
+            event = json.loads(await _recv(watcher))
+            assert (event["event"], event["user"]) == ("leave", "eve")
+            assert await no_message(quiet)
+
+
+@pytest.mark.parametrize(
+    "meta, error",
+    [
+        ([1], r"meta must be a dict: \[1\]"),
+        ({"x": object()}, "meta must be JSON-serializable"),
+    ],
+)
+async def test_join_rejects_bad_meta(hub: Hub, meta: Any, error: str) -> None:
+    """join() refuses metadata that isn't a JSON-serializable dict."""
+    async with hub_server(hub) as server, member(server, "a"):
+        (connection,) = hub.members("a")
+        with pytest.raises(TypeError, match=error):
+            hub.join(connection, "b", meta=meta)
+
+
+# History.
+
+
+async def test_history_messages_carry_increasing_ids(hub: Hub) -> None:
+    """Messages of a room with history arrive wrapped with increasing ids."""
+    async with room_server(hub) as server:
+        async with room_member(server, "h", history=10) as client:
+            for i in range(3):
+                await hub.publish("h", f"m{i}")
+            frames = [json.loads(await _recv(client)) for _ in range(3)]
+            assert [f["data"] for f in frames] == ["m0", "m1", "m2"]
+            assert {(f["type"], f["room"]) for f in frames} == {("message", "h")}
+            ids = [_order(f["id"]) for f in frames]
+            assert ids == sorted(set(ids))
+
+
+async def test_rooms_without_history_are_unchanged(hub: Hub) -> None:
+    """Messages of a room without history arrive as published."""
+    async with room_server(hub) as server, room_member(server, "plain") as client:
+        await hub.publish("plain", '{"type":"x"}')
+        assert await _recv(client) == '{"type":"x"}'
+
+
+async def test_resume_replays_missed_messages(hub: Hub) -> None:
+    """join(since=...) replays what followed that id, then the live stream."""
+    async with room_server(hub) as server:
+        async with room_member(server, "h", history=10) as first:
+            await hub.publish("h", "seen")
+            seen = json.loads(await _recv(first))["id"]
+        for text in ("missed 1", "missed 2"):
+            await hub.publish("h", text)
+        replayed: list[Any] = []
+        async with room_member(server, "h", since=seen, before=replayed) as again:
+            await hub.publish("h", "live")
+            live = json.loads(await _recv(again))
+        assert [f["data"] for f in replayed] == ["missed 1", "missed 2"]
+        assert live["data"] == "live"
+
+
+async def test_resume_reports_lost_history(hub: Hub) -> None:
+    """An id older than the kept history yields a history_gap notice first."""
+    async with room_server(hub) as server:
+        async with room_member(server, "h", history=3) as first:
+            await hub.publish("h", "old")
+            old = json.loads(await _recv(first))["id"]
+        for i in range(5):
+            await hub.publish("h", f"m{i}")
+        replayed: list[Any] = []
+        async with room_member(server, "h", since=old, before=replayed):
+            pass
+        assert replayed[0] == {"type": "history_gap", "room": "h", "since": old}
+        assert [f["data"] for f in replayed[1:]] == ["m2", "m3", "m4"]
+
+
+async def test_resume_from_last_kept_id_has_no_gap(hub: Hub) -> None:
+    """An id still kept, even the oldest, replays what follows without a notice."""
+    async with room_server(hub) as server:
+        async with room_member(server, "h", history=2) as first:
+            for i in range(4):
+                await hub.publish("h", f"m{i}")
+            ids = [json.loads(await _recv(first))["id"] for _ in range(4)]
+        replayed: list[Any] = []
+        async with room_member(server, "h", since=ids[2], before=replayed):
+            pass
+        assert [f["data"] for f in replayed] == ["m3"]
+
+
+@pytest.mark.parametrize("since", ["nonsense", "99999999999999-0", "99999"])
+async def test_resume_from_unknown_id_reports_gap(hub: Hub, since: str) -> None:
+    """An id this room never gave is reported as lost history."""
+    async with room_server(hub) as server:
+        await _publish_in_history_room(hub, server, "h", ["kept"])
+        replayed: list[Any] = []
+        async with room_member(server, "h", since=since, before=replayed):
+            pass
+        assert replayed[0]["type"] == "history_gap"
+        assert [f["data"] for f in replayed[1:]] == ["kept"]
+
+
+async def test_resume_without_history_reports_gap(hub: Hub) -> None:
+    """Resuming in a group that keeps no history yields a history_gap alone."""
+    async with room_server(hub) as server:
+        replayed: list[Any] = []
+        async with room_member(server, "plain", since="1", before=replayed) as client:
+            await hub.publish("plain", "live")
+            assert await _recv(client) == "live"
+        assert replayed == [{"type": "history_gap", "room": "plain", "since": "1"}]
+
+
+async def test_resume_is_exactly_once_under_concurrent_publishing(hub: Hub) -> None:
+    """A member resuming while messages flow gets each one once, in order."""
+    async with room_server(hub) as server:
+        async with room_member(server, "h", history=1000) as witness:
+            stop = asyncio.Event()
+
+            async def publish() -> int:
+                i = 0
+                while not stop.is_set() and i < 400:
+                    await hub.publish("h", f"{i}")
+                    i += 1
+                    await asyncio.sleep(0)
+                return i
+
+            publisher = asyncio.create_task(publish())
+            first = [json.loads(await _recv(witness)) for _ in range(20)]
+            since = first[9]["id"]
+            replayed: list[Any] = []
+            async with room_member(server, "h", since=since, before=replayed) as late:
+                await asyncio.sleep(0.05)
+                stop.set()
+                total = await publisher
+                await hub.publish("h", "end")
+                later = await _frames_until_data(late, "end")
+            seen = first + await _frames_until_data(witness, "end")
+        expected = [f["data"] for f in seen[10:]]
+        assert len(expected) == total - 10 + 1
+        assert [f["data"] for f in replayed + later] == expected
+
+
+async def test_history_by_age(hub: Hub) -> None:
+    """A room that keeps messages for a time reports older ones as lost."""
+    async with room_server(hub) as server:
+        async with room_member(server, "aged") as first:
+            (connection,) = hub.members("aged")
+            await hub.join(connection, "aged", history=_age(0.3))
+            await hub.publish("aged", "old")
+            old = json.loads(await _recv(first))["id"]
+            await hub.publish("aged", "old too")
+            await _recv(first)
+        await asyncio.sleep(0.5)
+        await hub.publish("aged", "new")
+        replayed: list[Any] = []
+        async with room_member(server, "aged", since=old, before=replayed):
+            pass
+        assert replayed[0]["type"] == "history_gap"
+        assert [f["data"] for f in replayed[1:]] == ["new"]
+
+
+async def test_history_from_configuration(namespace: str, request: Any) -> None:
+    """Hub(history=...) gives rooms matching a pattern their history."""
+    for instance in _hubs(request, namespace, history={"chat:*": 5}):
+        async with instance as hub, room_server(hub) as server:
+            async with room_member(server, "chat:1", "plain") as client:
+                await hub.publish("chat:1", "kept")
+                await hub.publish("plain", "as is")
+                assert json.loads(await _recv(client))["data"] == "kept"
+                assert await _recv(client) == "as is"
+
+
+async def test_history_refuses_binary(hub: Hub) -> None:
+    """A room with history refuses binary messages."""
+    async with room_server(hub) as server, room_member(server, "h", history=5):
+        with pytest.raises(TypeError, match="carry text messages: 'h'"):
+            await hub.publish("h", b"\x00")
+
+
+async def test_history_refuses_another_policy(hub: Hub) -> None:
+    """Joining a room with another history than it keeps is an error."""
+    async with room_server(hub) as server, room_member(server, "h", history=5):
+        (connection,) = hub.members("h")
+        with pytest.raises(ValueError, match="another history: 5 messages"):
+            await hub.join(connection, "h", history=6)
+
+
+async def _recv(client: ClientConnection) -> Any:
+    return await asyncio.wait_for(client.recv(), 10)
+
+
+async def _eventually_async(read: Any, expected: Any, timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (value := await read()) != expected:
+        assert loop.time() < deadline, f"still {value!r}"
+        await asyncio.sleep(0.02)
+
+
+def _order(id: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in id.split("-"))
+
+
+def _age(seconds: float) -> datetime.timedelta:
+    return datetime.timedelta(seconds=seconds)
+
+
+async def _publish_in_history_room(
+    hub: Hub, server: Any, room: str, texts: list[str]
+) -> None:
+    async with room_member(server, room, history=10) as client:
+        for text in texts:
+            await hub.publish(room, text)
+            await _recv(client)
+
+
+async def _frames_until_data(client: ClientConnection, last: str) -> list[Any]:
+    frames = []
+    while True:
+        frame = json.loads(await asyncio.wait_for(client.recv(), 10))
+        frames.append(frame)
+        if frame.get("data") == last:
+            return frames
+
+
+def _hubs(request: Any, namespace: str, **options: Any) -> list[Hub]:
+    redis: RedisServer = request.getfixturevalue("redis_server")
+    return [
+        Hub(**options),
+        Hub.from_url(redis.url, namespace=namespace, heartbeat=0.5, **options),
+    ]

@@ -8,30 +8,32 @@ Routes:
 * ``GET /asyncapi.json``: the AsyncAPI document of the room's messages;
 * ``/rooms/{room}?name=NAME``: the room, an :class:`~websockets_routes.Endpoint`.
 
-The protocol is JSON, one object per text frame. A client sends:
+The protocol is JSON, one object per text frame. A client connects to
+``/rooms/{room}?name=NAME``, adding ``&since=ID`` when it reconnects, with
+the id of the last message it saw. It sends
+``{"type": "say", "id": 1, "text": "hi"}``: 1 to 500 characters, not blank;
+an error reply ``{"type": "error", "id": 1, "message": ...}`` otherwise.
 
-* ``{"type": "say", "id": 1, "text": "hi"}``: 1 to 500 characters, not
-  blank; an error reply ``{"type": "error", "id": 1, "message": ...}``
-  otherwise;
-* ``{"type": "here", "to": "SID"}``: the answer to someone's ``joined``
-  (see below).
+The server sends ``welcome`` (``{"sid", "name", "room", "members"}``,
+``members`` a list of ``{"sid", "name"}``) to the new connection, once it
+joined the room; what the hub sends follows, or may precede it:
 
-The server sends ``welcome`` (``{"sid", "name", "room"}``) to the new
-connection, then publishes to the room: ``joined`` and ``left`` (``{"sid",
-"name"}``), ``said`` (``{"sid", "name", "text", "at"}``, ``at`` an ISO 8601
-time in UTC), and sends ``here`` (``{"sid", "name"}``) to one connection.
+* each ``said`` message (``{"sid", "name", "text", "at"}``, ``at`` an ISO
+  8601 time in UTC) comes wrapped with its id, as the hub delivers the
+  messages of a room with history: ``{"type": "message", "room": ...,
+  "id": ..., "data": "<the said message, as JSON>"}``;
+* presence events, ``{"type": "presence", "event": "join" or "leave",
+  "user": SID, "meta": {"name": NAME}, ...}``;
+* on a reconnection with ``since``, the messages said meanwhile first, or
+  ``{"type": "history_gap", ...}`` then what the room still keeps, if some
+  were lost (a room keeps its last :data:`HISTORY` messages).
 
-Presence: the hub delivers across processes but has no list of members
-yet, and a server never sees what the hub delivers to its connections. So
-the pages keep the list of who is in the room: each connection is a hub
-*user* named by its session id (``sid``); a newcomer's ``joined`` reaches
-every page in the room, in every process, and each page answers ``here``,
-which the server sends to the newcomer alone with
-:meth:`~websockets_routes.Hub.send_to_user`. ``left`` removes a member.
-That is one message per member when someone joins, and it holds across
-workers sharing a Redis hub. A worker that dies without closing its
-connections publishes no ``left``: its members stay listed until the pages
-that list them reconnect.
+Presence: each connection is a hub user named by its session id (``sid``),
+with its name as metadata. The hub knows who is in the room in every
+process; ``welcome`` lists them, and presence events keep the page's list
+up to date. A worker that dies without closing its connections has them
+leave presence within three hub heartbeats (15 seconds by default with
+Redis).
 
 The name and the room are checked during the handshake: 1 to 32 printable
 characters, not blank; HTTP 400 says what is wrong otherwise. A binary
@@ -65,9 +67,9 @@ from websockets_routes import (
 )
 
 __all__ = [
+    "HISTORY",
     "MAX_NAME",
     "MAX_TEXT",
-    "Here",
     "Room",
     "Say",
     "app_hub",
@@ -81,6 +83,8 @@ logger = logging.getLogger("websockets_routes.demo")
 MAX_NAME = 32
 #: The longest message, in characters.
 MAX_TEXT = 500
+#: Messages each room keeps for pages that reconnect.
+HISTORY = 100
 #: The largest frame, in bytes: MAX_TEXT characters, each escaped as
 #: ``\\uXXXX\\uXXXX`` in the worst case, and room to spare.
 MAX_SIZE = 16 * 1024
@@ -115,13 +119,6 @@ class Say:
     text: str
 
 
-@dataclasses.dataclass
-class Here:
-    """Tell a newcomer, named by its session id, that this connection is here."""
-
-    to: str
-
-
 def check_name(what: str, value: str | None) -> str | None:
     """Return why a name or a room is refused, or :obj:`None` if it is fine.
 
@@ -148,7 +145,7 @@ def now() -> str:
 
 
 class Room(Endpoint):
-    """A chat room: say, and tell newcomers who is here.
+    """A chat room: say things; presence and history come from the hub.
 
     :func:`create_app` routes a subclass that sets :attr:`hub`.
 
@@ -172,19 +169,38 @@ class Room(Endpoint):
         return None
 
     async def on_connect(self, ws: Any, path: RoutedPath) -> None:
-        """Join the room as a new session, greet, and tell the room."""
+        """Join the room, catching up from ``since``; welcome with who is here."""
         hub = self.hub
-        sid = secrets.token_urlsafe(9)
+        self.sid = secrets.token_urlsafe(9)
         self.name = path.context["name"]
         self.group = "room:" + path.params["room"]
-        # Each connection is a hub user of its own, so that "here" reaches
-        # the newcomer alone, in whichever process it is.
-        await self.join(hub, ws, self.group, user=sid)
-        # Set once joined: on_disconnect announces a leave only then.
-        self.sid = sid
+        since = path.query.get("since", [None])[0]
+        await self.join(
+            hub,
+            ws,
+            self.group,
+            user=self.sid,
+            meta={"name": self.name},
+            presence_events=True,
+            since=since,
+            history=HISTORY,
+        )
         welcome = {"sid": self.sid, "name": self.name, "room": path.params["room"]}
-        await ws.send(json.dumps({"type": "welcome", **welcome}))
-        await self.tell_room(hub, {"type": "joined", **self.who()})
+        members = await self.members(hub)
+        await ws.send(json.dumps({"type": "welcome", **welcome, "members": members}))
+
+    async def members(self, hub: Hub) -> list[dict[str, str]]:
+        """Who is in the room, in every process; only this connection if unknown."""
+        try:
+            presence = await hub.presence(self.group)
+        except HubUnavailable as exc:
+            logger.warning("cannot read presence of %s: %s", self.group, exc)
+            presence = {self.sid: [{"name": self.name}]}
+        return [
+            {"sid": sid, "name": str(meta.get("name", ""))}
+            for sid, metas in presence.items()
+            for meta in metas
+        ]
 
     @on("say")
     async def say(self, ws: Any, path: RoutedPath, message: Say) -> None:
@@ -199,34 +215,9 @@ class Room(Endpoint):
         except HubUnavailable:
             raise MessageError("the room is unavailable; try again") from None
 
-    @on("here")
-    async def here(self, ws: Any, path: RoutedPath, message: Here) -> None:
-        """Tell a newcomer that this connection is in the room."""
-        if not message.to or len(message.to) > 64:
-            raise MessageError("to must be a session id")
-        here = json.dumps({"type": "here", **self.who()})
-        try:
-            await self.hub.send_to_user(message.to, here)
-        except HubUnavailable:
-            raise MessageError("the room is unavailable; try again") from None
-
-    async def on_disconnect(self, ws: Any, path: RoutedPath, code: int) -> None:
-        """Tell the room, when this connection had joined it."""
-        if self.sid:
-            await self.tell_room(self.hub, {"type": "left", **self.who()})
-
     def who(self) -> dict[str, str]:
         """This connection's session id and name, as messages carry them."""
         return {"sid": self.sid, "name": self.name}
-
-    async def tell_room(self, hub: Hub, message: dict[str, str]) -> None:
-        """Publish presence; when Redis is unreachable, log it and go on."""
-        try:
-            await hub.publish(self.group, json.dumps(message))
-        except HubUnavailable as exc:
-            logger.warning(
-                "cannot publish %s to %s: %s", message["type"], self.group, exc
-            )
 
 
 _fallback: Hub | None = None

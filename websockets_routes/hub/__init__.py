@@ -9,6 +9,11 @@
 * :class:`Membership`: what :meth:`Hub.join` returns.
 * :exc:`HubUnavailable`: Redis cannot be reached: a message wasn't sent.
 * :exc:`HubDeliveryUnknown`: Redis didn't answer: a message may be delivered.
+* :mod:`~websockets_routes.hub.presence`: who is in a room, in every
+  process (:meth:`Hub.presence`), and presence events;
+  :mod:`~websockets_routes.hub.history`: rooms that keep their messages,
+  with ids, and members that resume with ``since``. Each documents the
+  frames that members receive and the Redis keys they use.
 * :func:`app_hub`: the hub of the application that the command line serves;
   :func:`serving_hub` provides one elsewhere.
 

@@ -11,8 +11,10 @@ Redis:
 * :meth:`ClusterHub.count` reads a group's counts and the alive keys of
   their processes without a script, as these keys live in different slots.
 
-Channels of different groups and users hash to different slots, so their
-traffic spreads across the masters.
+A group's channel is ``{namespace:group}:group``: it carries the hash tag
+of the group's presence and history keys, so that the history script can
+``SPUBLISH`` within their slot. Channels of different groups and users hash
+to different slots, so their traffic spreads across the masters.
 
 """
 
@@ -25,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from .exceptions import HubUnavailable
+from .presence import PRESENCE_SCRIPT
 from .redis import MIN_BACKOFF, RedisHub, _import_redis, _resolve, logger, send_once
 
 if TYPE_CHECKING:
@@ -155,6 +158,26 @@ class ClusterHub(RedisHub):
 
     # Hooks of RedisHub.
 
+    #: A room's history script publishes within the room's slot.
+    publish_command = "SPUBLISH"
+
+    def _group_channel(self, group: str) -> str:
+        # The room's hash tag: its channel lives in the slot of its keys, so
+        # the history script may SPUBLISH to it.
+        return f"{self._room_tag(group)}:group"
+
+    async def _refresh_presence(self, pipe: Any, room: str) -> None:
+        keys = [self._presence_key(room), self._presence_alive_key(room)]
+        args: list[str | int] = [self.process_id, self._presence_ttl(), "0"]
+        # redis-py refuses EVALSHA in a cluster pipeline: send the script.
+        pipe.execute_command("EVAL", PRESENCE_SCRIPT, len(keys), *keys, *args)
+
+    def _parse_channel(self, channel: str) -> tuple[str, str]:
+        head, tail = f"{{{self.namespace}:", "}:group"
+        if channel.startswith(head) and channel.endswith(tail):
+            return "group", channel[len(head) : -len(tail)]
+        return super()._parse_channel(channel)
+
     def _create_client(self, url: str, retries: int, options: dict[str, Any]) -> Redis:
         redis = _import_redis()
         # No retry, not even of commands: redis-py's cluster client resends a
@@ -176,15 +199,15 @@ class ClusterHub(RedisHub):
         for channel in channels:
             _resolve(self._waiters.pop(channel, []))
 
-    async def _publish(self, channel: str, data: bytes) -> int:
-        # SPUBLISH, sent once on a connection to the channel's master, like
-        # RedisHub's PUBLISH. The cluster client would send it again after a
-        # connection error, and can't tell "not sent" from "no answer".
+    async def _send_once(self, key: str, *command: Any) -> Any:
+        # Once, on a connection to the master of the key's slot, like
+        # RedisHub's commands. The cluster client would send it again after
+        # a connection error, and can't tell "not sent" from "no answer".
         cluster = cast("RedisCluster", self._publisher)
         try:
-            node = cluster.get_node_from_key(channel)
+            node = cluster.get_node_from_key(key)
             if node is None:
-                raise _import_redis().exceptions.SlotNotCoveredError(channel)
+                raise _import_redis().exceptions.SlotNotCoveredError(key)
             connection = node.acquire_connection()
         except self._errors as exc:
             self._refresh_soon()
@@ -196,12 +219,9 @@ class ClusterHub(RedisHub):
             node.release(connection)
             self._refresh_soon()
             raise HubUnavailable(f"cannot publish to redis: {exc}") from exc
-        command = ("SPUBLISH", channel, data)
         try:
-            return int(
-                await send_once(
-                    connection, self._response_error, self._errors, *command
-                )
+            return await send_once(
+                connection, self._response_error, self._errors, *command
             )
         except HubUnavailable:
             # MOVED, CLUSTERDOWN or a lost master: learn the new topology.

@@ -20,6 +20,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from .exceptions import InvalidEnvelope
 
@@ -28,6 +30,7 @@ __all__ = [
     "Message",
     "decode",
     "encode",
+    "unwrap",
 ]
 
 VERSION = 1
@@ -37,12 +40,14 @@ Message = str | bytes
 """A WebSocket message: :class:`str` is sent as text, :class:`bytes` as binary."""
 
 
-def encode(message: Message) -> bytes:
+def encode(message: Message, extra: Mapping[str, Any] | None = None) -> bytes:
     """Wrap a message in an envelope.
 
     Args:
         message: Message to wrap; :class:`str` for text, :class:`bytes` for
             binary (:class:`bytearray` and :class:`memoryview` are accepted).
+        extra: Other keys of the envelope, like ``"presence": true`` for a
+            presence event.
 
     Returns:
         The envelope, as UTF-8 encoded JSON.
@@ -63,6 +68,8 @@ def encode(message: Message) -> bytes:
     else:
         raise TypeError(f"unsupported message type: {type(message).__name__}")
     envelope = {"v": VERSION, "type": kind, "data": data}
+    if extra:
+        envelope.update(extra)
     # Compact separators keep envelopes small; ensure_ascii=False keeps
     # non-ASCII text at its UTF-8 size instead of six bytes per \u escape.
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
@@ -87,6 +94,29 @@ def decode(envelope: bytes | str) -> Message:
         b'hi'
 
     """
+    return unwrap(envelope)[0]
+
+
+def unwrap(envelope: bytes | str) -> tuple[Message, dict[str, Any]]:
+    """Unwrap a message and the envelope's keys from an envelope.
+
+    Args:
+        envelope: Envelope read from the broker.
+
+    Returns:
+        The message, and every key of the envelope, like ``"id"`` for a
+        message of a room with history.
+
+    Raises:
+        InvalidEnvelope: If ``envelope`` isn't a valid envelope of a supported
+            version.
+
+    Example::
+
+        >>> unwrap(b'{"v":1,"type":"text","data":"hi","id":"1-0"}')[1]["id"]
+        '1-0'
+
+    """
     try:
         fields = json.loads(envelope)
     except (ValueError, TypeError) as exc:
@@ -100,7 +130,7 @@ def decode(envelope: bytes | str) -> Message:
     version = fields.get("v")
     if version != VERSION:
         raise InvalidEnvelope(f"unsupported envelope version: {version!r}")
-    return _unwrap(fields.get("type"), fields.get("data"))
+    return _unwrap(fields.get("type"), fields.get("data")), fields
 
 
 def _unwrap(kind: object, data: object) -> Message:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Generator, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -29,6 +29,16 @@ from websockets.asyncio.server import broadcast
 from websockets.frames import CloseCode
 
 from .envelope import Message
+from .history import (
+    HistoryPolicy,
+    LocalHistory,
+    Policies,
+    Policy,
+    check_text,
+    gap_notice,
+    wrap,
+)
+from .presence import LocalPresence, check_meta, event
 from .registry import Registry
 
 __all__ = [
@@ -89,10 +99,19 @@ class Hub:
     connection's ``close_timeout``. Memory used by a client that stops reading
     is thus bounded by about ``max_buffer`` plus one message.
 
+    Rooms may keep a history of their messages, which members that
+    reconnect catch up on (see :mod:`~websockets_routes.hub.history`), and
+    the hub knows who is in each room (see :meth:`presence` and
+    :mod:`~websockets_routes.hub.presence`).
+
     Args:
         max_buffer: Limit of a connection's write buffer, in bytes; :obj:`None`
             disables the limit, leaving only websockets' keepalive to close
             slow connections.
+        history: History of every room: a count of messages (:class:`int`)
+            or an age (:class:`~datetime.timedelta`); or a mapping from room
+            names or :mod:`fnmatch` patterns to them. :obj:`None` keeps no
+            history, except in rooms joined with ``history=``.
 
     Example::
 
@@ -105,12 +124,23 @@ class Hub:
 
     """
 
-    def __init__(self, *, max_buffer: int | None = DEFAULT_MAX_BUFFER) -> None:
+    def __init__(
+        self,
+        *,
+        max_buffer: int | None = DEFAULT_MAX_BUFFER,
+        history: HistoryPolicy | Mapping[str, HistoryPolicy] | None = None,
+    ) -> None:
         if max_buffer is not None and max_buffer < 0:
             raise ValueError(f"max_buffer must be positive or None: {max_buffer}")
         self.max_buffer = max_buffer
         self._registry: Registry[Connection] = Registry()
         self._closing: set[asyncio.Task[None]] = set()
+        self._policies = Policies(history)
+        self._history = LocalHistory()
+        self._presence: LocalPresence[Connection] = LocalPresence()
+        # room -> connection -> live frames held back while it catches up.
+        self._replaying: dict[str, dict[Connection, list[tuple[str | None, Message]]]]
+        self._replaying = {}
 
     @classmethod
     def from_url(
@@ -175,7 +205,14 @@ class Hub:
         await asyncio.gather(*self._closing, return_exceptions=True)
 
     def join(
-        self, connection: Connection, *groups: str, user: str | None = None
+        self,
+        connection: Connection,
+        *groups: str,
+        user: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        presence_events: bool = False,
+        since: str | None = None,
+        history: HistoryPolicy | None = None,
     ) -> Membership:
         """Register a connection in groups, as a user.
 
@@ -191,10 +228,25 @@ class Hub:
             connection: Server connection, as received by the handler.
             groups: Groups to join, like ``"room:42"``.
             user: User the connection belongs to; a user may have many
-                connections.
+                connections. :meth:`presence` lists the connection under it,
+                or under a generated connection id.
+            meta: The connection's metadata in :meth:`presence`: a dict
+                that JSON can serialize.
+            presence_events: Receive a ``presence`` event when a connection
+                joins or leaves these groups.
+            since: The last history id the client saw: receive the kept
+                messages after it first, or a ``history_gap`` notice if some
+                are lost (see :mod:`~websockets_routes.hub.history`).
+            history: Keep the history of these groups, if the hub's
+                configuration doesn't: a count of messages or a
+                :class:`~datetime.timedelta`. Give it in every process that
+                publishes to them.
 
         Raises:
-            TypeError: If a group or the user isn't a :class:`str`.
+            TypeError: If a group, the user or ``since`` isn't a :class:`str`,
+                or ``meta`` isn't a JSON-serializable dict.
+            ValueError: If ``history`` differs from a group's history, when
+                the join is awaited.
 
         Example::
 
@@ -202,7 +254,16 @@ class Hub:
                 await websocket.wait_closed()
 
         """
-        return Membership(self, connection, groups, user)
+        return Membership(
+            self,
+            connection,
+            groups,
+            user,
+            meta=check_meta(meta),
+            watch=presence_events,
+            since=since,
+            history=None if history is None else Policy.of(history),
+        )
 
     async def leave(self, connection: Connection, *groups: str) -> None:
         """Remove a connection from groups, or unregister it.
@@ -241,8 +302,17 @@ class Hub:
 
             await hub.publish("room:42", "hello")
 
+        In a group with history, ``message`` must be text; members receive it
+        wrapped with its id (see :mod:`~websockets_routes.hub.history`).
+
         """
-        return self._deliver_local(self._registry.groups.get(group, ()), message)
+        policy = self._policies.get(group)
+        if policy is None:
+            self._deliver_room(group, message)
+        else:
+            text = check_text(group, message)
+            self._deliver_room(group, text, self._history.append(group, policy, text))
+        return 1 if self._registry.groups.get(group) else 0
 
     async def send_to_user(self, user: str, message: Message) -> int:
         """Send a message to every connection of a user.
@@ -311,6 +381,25 @@ class Hub:
         """
         return len(self._registry.groups.get(group, ()))
 
+    async def presence(self, group: str) -> dict[str, list[dict[str, Any]]]:
+        """Tell who is in a group, in every process.
+
+        Returns:
+            Each user's list of metadata dicts, one per connection; a
+            connection that joined without a user appears under a generated
+            connection id.
+
+        Raises:
+            HubUnavailable: If other processes cannot be asked.
+
+        Example::
+
+            async with hub.join(websocket, "lobby", user="alice", meta={"tab": 1}):
+                assert await hub.presence("lobby") == {"alice": [{"tab": 1}]}
+
+        """
+        return self._presence.members(group)
+
     # Registration. Backends override _changed() and _ready() to mirror the
     # registry elsewhere; registering and unregistering themselves are local
     # and synchronous, so that leaving never fails nor waits.
@@ -324,11 +413,15 @@ class Hub:
         return added, created
 
     def _remove(self, connection: Connection, groups: Iterable[str]) -> None:
-        self._changed(self._registry.remove(connection, groups), [])
+        removed = self._registry.remove(connection, groups)
+        self._left(self._presence.remove(connection, removed))
+        self._changed(removed, [])
 
     def _discard(self, connection: Connection) -> None:
         entry = self._registry.discard(connection)
         if entry is not None:
+            self._left(self._presence.remove(connection, entry.groups))
+            self._presence.forget(connection)
             self._changed(entry.groups, [] if entry.user is None else [entry.user])
 
     def _changed(self, groups: Iterable[str], users: Iterable[str]) -> None:
@@ -336,6 +429,96 @@ class Hub:
 
     async def _ready(self, groups: Iterable[str], user: str | None) -> None:
         """Wait until messages to these groups and user reach this process."""
+
+    # Presence. Backends override _joined() and _left() to announce members
+    # to other processes; the in-process hub delivers events at once.
+
+    def _enter_presence(self, membership: Membership) -> list[tuple[str, str]]:
+        entry = self._registry.entries.get(membership.connection)
+        user = membership.user if entry is None else entry.user
+        return self._presence.add(
+            membership.connection,
+            membership._added,
+            user,
+            membership.meta,
+            watch=membership.watch,
+        )
+
+    async def _joined(self, members: list[tuple[str, str]]) -> None:
+        """Announce members that joined rooms, as ``(room, member)`` pairs."""
+        for room, member in members:
+            self._deliver_room(room, event("join", room, member), presence=True)
+
+    def _left(self, members: list[tuple[str, str]]) -> None:
+        """Announce members that left rooms, as ``(room, member)`` pairs."""
+        for room, member in members:
+            self._deliver_room(room, event("leave", room, member), presence=True)
+
+    # History.
+
+    def _hold(self, connection: Connection, groups: Iterable[str]) -> None:
+        # Hold live frames back from now on, until the replay is written.
+        for group in groups:
+            self._replaying.setdefault(group, {})[connection] = []
+
+    async def _kept(self, group: str, since: str) -> tuple[bool, list[tuple[str, str]]]:
+        """Whether messages after ``since`` are lost, and the kept ones after it."""
+        return self._history.since(group, since, self._policies.get(group))
+
+    def _release(
+        self,
+        connection: Connection,
+        group: str,
+        since: str,
+        gap: bool,
+        entries: list[tuple[str, str]],
+    ) -> None:
+        held = self._unhold(connection, group)
+        frames: list[Message] = [gap_notice(group, since)] if gap else []
+        frames += [wrap(group, id, text) for id, text in entries]
+        # A held frame with an id already replayed is a duplicate; ids of
+        # one room increase in the order frames arrive.
+        seen = {id for id, _ in entries}
+        frames += [frame for id, frame in held if id is None or id not in seen]
+        for frame in frames:
+            self._deliver([connection], frame)
+
+    def _unhold(
+        self, connection: Connection, group: str
+    ) -> list[tuple[str | None, Message]]:
+        replaying = self._replaying.get(group, {})
+        held = replaying.pop(connection, [])
+        if not replaying:
+            self._replaying.pop(group, None)
+        return held
+
+    # Delivery.
+
+    def _deliver_room(
+        self,
+        group: str,
+        message: Message,
+        id: str | None = None,
+        *,
+        presence: bool = False,
+    ) -> None:
+        """Deliver a message, a history message with its id, or an event."""
+        if presence:
+            members: Iterable[Connection] = self._presence.watchers.get(group, ())
+        else:
+            members = self._registry.groups.get(group, ())
+        if id is not None:
+            message = wrap(group, id, check_text(group, message))
+        replaying = self._replaying.get(group)
+        if replaying and members:
+            # Rare: someone in the group is catching up on its history.
+            members = [c for c in members if c not in replaying]
+            for connection, held in replaying.items():
+                if presence and connection not in self._presence.watchers[group]:
+                    continue
+                if connection in self._registry.groups.get(group, ()):
+                    held.append((id, message))
+        self._deliver(members, message)
 
     # Delivery.
 
@@ -402,14 +585,25 @@ class Membership:
         connection: Connection,
         groups: tuple[str, ...],
         user: str | None,
+        *,
+        meta: str = "{}",
+        watch: bool = False,
+        since: str | None = None,
+        history: Policy | None = None,
     ) -> None:
         for name in (*groups, user):
             if name is not None and not isinstance(name, str):
                 raise TypeError(f"groups and users must be str: {name!r}")
+        if since is not None and not isinstance(since, str):
+            raise TypeError(f"since must be str: {since!r}")
         self.hub = hub
         self.connection = connection
         self.groups = groups
         self.user = user
+        self.meta = meta
+        self.watch = watch
+        self.since = since
+        self.history = history
         self._added: list[str] = []
         self._created = False
 
@@ -428,13 +622,26 @@ class Membership:
         self._exit()
 
     async def _enter(self) -> Membership:
-        self._added, self._created = self.hub._add(
-            self.connection, self.groups, self.user
-        )
+        hub = self.hub
+        if self.history is not None:
+            hub._policies.set(self.groups, self.history)
+        resumed = [] if self.since is None else list(dict.fromkeys(self.groups))
+        hub._hold(self.connection, resumed)
         try:
-            await self.hub._ready(self.groups, self.user)
+            self._added, self._created = hub._add(
+                self.connection, self.groups, self.user
+            )
+            joined = hub._enter_presence(self)
+            await hub._ready(self.groups, self.user)
+            await hub._joined(joined)
+            for group in resumed:
+                assert self.since is not None
+                gap, entries = await hub._kept(group, self.since)
+                hub._release(self.connection, group, self.since, gap, entries)
         except BaseException:
             # A cancelled join must not leave the connection registered.
+            for group in resumed:
+                hub._unhold(self.connection, group)
             self._exit()
             raise
         return self

@@ -14,7 +14,18 @@ default):
 * ``{namespace}:count:{group}``: a hash of local member counts, one field per
   process;
 * ``{namespace}:alive:{process}``: a key that expires when a process stops
-  refreshing it.
+  refreshing it;
+* ``{namespace:room}:history``: the stream of a room with history (see
+  :mod:`~websockets_routes.hub.history`);
+* ``{namespace:room}:presence`` and ``{namespace:room}:presence:alive``: who
+  is in a room, and until when each process with members there is alive (see
+  :mod:`~websockets_routes.hub.presence`).
+
+The keys of a room's history and presence share the hash tag
+``{namespace:room}``: the scripts that use them touch one room's keys, never
+another room's nor a process's, so they run on Redis Cluster too. The
+methods that name keys and channels, and :attr:`RedisHub.publish_command`,
+let a subclass change them.
 
 redis-py is imported when a :class:`RedisHub` is created, not when this module
 is imported; install it with ``pip install websockets-routes[redis]``.
@@ -29,12 +40,21 @@ import functools
 import logging
 import random
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from .envelope import Message, decode, encode
+from .envelope import Message, encode, unwrap
 from .exceptions import HubDeliveryUnknown, HubUnavailable, InvalidEnvelope
+from .history import (
+    PUBLISH_SCRIPT,
+    HistoryPolicy,
+    Policy,
+    check_text,
+    parse_stream_id,
+    plan_replay,
+)
 from .memory import DEFAULT_MAX_BUFFER, Hub
+from .presence import PRESENCE_SCRIPT, event, group_members
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -152,12 +172,24 @@ class RedisHub(Hub):
     least every ``heartbeat`` seconds. A process that stops without closing
     its hub stops counting after ``3 * heartbeat`` seconds.
 
+    :meth:`presence` reads who is in a room from Redis, where each process
+    writes its members when they join (``join`` returns once written) and
+    leave (soon after), and refreshes them every ``heartbeat`` seconds. The
+    members of a process that stops without closing its hub leave presence
+    after ``3 * heartbeat`` seconds at most.
+
+    Rooms with history keep it in Redis Streams: publishing adds the message
+    to the stream and publishes it with its id in one script, so that
+    members see ids increase. Give every process the same history
+    configuration.
+
     Args:
         url: Redis URL, like ``redis://127.0.0.1:6379/0``.
         namespace: Prefix of channels and keys.
         max_buffer: See :class:`~websockets_routes.hub.Hub`.
-        heartbeat: Interval between refreshes of counts and checks of the
-            subscriber connection, in seconds.
+        heartbeat: Interval between refreshes of counts and presence, and
+            checks of the subscriber connection, in seconds.
+        history: See :class:`~websockets_routes.hub.Hub`.
         options: Arguments of :meth:`redis.asyncio.Redis.from_url`, like
             ``password`` or ``ssl_ca_certs``.
 
@@ -177,10 +209,11 @@ class RedisHub(Hub):
         namespace: str = "websockets_routes",
         max_buffer: int | None = DEFAULT_MAX_BUFFER,
         heartbeat: float = 5.0,
+        history: HistoryPolicy | Mapping[str, HistoryPolicy] | None = None,
         **options: Any,
     ) -> None:
         redis = _import_redis()
-        super().__init__(max_buffer=max_buffer)
+        super().__init__(max_buffer=max_buffer, history=history)
         if not namespace:
             raise ValueError(f"namespace must not be empty: {namespace!r}")
         if heartbeat <= 0:
@@ -203,6 +236,7 @@ class RedisHub(Hub):
         self._client: Redis = self._create_client(url, 1, command_options)
         self._publisher: Redis = self._create_client(url, 0, command_options)
         self._response_error: type[Exception] = redis.exceptions.ResponseError
+        self._no_script_error: type[Exception] = redis.exceptions.NoScriptError
         self.stats = RedisHubStats()
         """Counts of what this hub couldn't deliver: a :class:`RedisHubStats`."""
         # The subscriber doesn't retry: the hub resubscribes by itself. It
@@ -225,6 +259,17 @@ class RedisHub(Hub):
         self._dirty_users: set[str] = set()
         self._count_wake = asyncio.Event()
         self._dirty_counts: set[str] = set()
+        self._history_script = self._client.register_script(PUBLISH_SCRIPT)
+        self._presence_script = self._client.register_script(PRESENCE_SCRIPT)
+        self._presence_wake = asyncio.Event()
+        self._presence_lock = asyncio.Lock()
+        self._dirty_presence: set[str] = set()
+        # room -> field -> member: what Redis holds for this process.
+        self._presence_written: dict[str, dict[str, str]] = {}
+
+    #: The command that publishes a room's message in the history script;
+    #: a hub on Redis Cluster with sharded channels uses ``SPUBLISH``.
+    publish_command = "PUBLISH"
 
     # Hooks of other Redis deployments, like ClusterHub.
 
@@ -236,8 +281,26 @@ class RedisHub(Hub):
 
     # Channels and keys.
 
+    def _room_tag(self, room: str) -> str:
+        # One hash tag per room: its keys share a slot of a Redis Cluster.
+        return f"{{{self.namespace}:{room}}}"
+
+    def _history_key(self, room: str) -> str:
+        return f"{self._room_tag(room)}:history"
+
+    def _presence_key(self, room: str) -> str:
+        return f"{self._room_tag(room)}:presence"
+
+    def _presence_alive_key(self, room: str) -> str:
+        return f"{self._room_tag(room)}:presence:alive"
+
     def _group_channel(self, group: str) -> str:
         return f"{self.namespace}:group:{group}"
+
+    def _parse_channel(self, channel: str) -> tuple[str, str]:
+        # ("group", name), ("user", name), or ("broadcast", "").
+        prefix, _, name = channel[len(self.namespace) + 1 :].partition(":")
+        return prefix, name
 
     def _user_channel(self, user: str) -> str:
         return f"{self.namespace}:user:{user}"
@@ -269,6 +332,7 @@ class RedisHub(Hub):
         self._tasks = [
             asyncio.create_task(self._subscribe_forever()),
             asyncio.create_task(self._count_forever()),
+            asyncio.create_task(self._presence_forever()),
         ]
         try:
             await self._started
@@ -279,11 +343,22 @@ class RedisHub(Hub):
     async def close(self) -> None:
         """Unsubscribe, remove this process's counts and close connections."""
         tasks, self._tasks = self._tasks, []
+        locked = False
+        try:
+            # Cancelling a pipeline midway leaks its connection in redis-py:
+            # wait until no presence write is under way.
+            await asyncio.wait_for(self._presence_lock.acquire(), self.heartbeat)
+            locked = True
+        except asyncio.TimeoutError:
+            logger.debug("presence write still under way; cancelling it")
         error = await _cancel(tasks)
         if error is not None:  # pragma: no cover
             logger.error("hub task failed", exc_info=error)
         if tasks:
             await self._forget_counts()
+            await self._forget_presence()
+        if locked:
+            self._presence_lock.release()
         await super().close()
         await self._client.aclose()
         await self._publisher.aclose()
@@ -293,7 +368,12 @@ class RedisHub(Hub):
 
     async def publish(self, group: str, message: Message) -> int:
         local = self._registry.groups.get(group, ())
-        return await self._publish_message(self._group_channel(group), local, message)
+        policy = self._policies.get(group)
+        if policy is not None:
+            text = check_text(group, message)
+            return await self._publish_history(group, local, text, policy)
+        channel = self._group_channel(group)
+        return await self._publish_message(channel, local, message)
 
     async def send_to_user(self, user: str, message: Message) -> int:
         local = self._registry.users.get(user, ())
@@ -304,9 +384,9 @@ class RedisHub(Hub):
         return await self._publish_message(self._broadcast_channel, local, message)
 
     async def _publish_message(
-        self, channel: str, local: Collection[Any], message: Message
+        self, channel: str, local: Collection[Any], message: Message, **extra: Any
     ) -> int:
-        data = encode(message)
+        data = encode(message, extra)
         try:
             receivers = await self._publish(channel, data)
         except HubDeliveryUnknown:
@@ -322,9 +402,9 @@ class RedisHub(Hub):
     async def _publish(self, channel: str, data: bytes) -> int:
         """Send one PUBLISH command; return what Redis answers.
 
-        This is the only method that publishes: a subclass may override it to
-        send another command, like SPUBLISH on Redis Cluster. It must send the
-        command once at most and never again.
+        This is the only method that publishes a message of a group without
+        history, of a user or to everyone. It sends :attr:`publish_command`
+        once at most and never again.
 
         Returns:
             The number of subscribers that received the message.
@@ -334,9 +414,21 @@ class RedisHub(Hub):
             HubDeliveryUnknown: If it was sent but no answer came.
 
         """
+        return int(await self._send_once(channel, self.publish_command, channel, data))
+
+    async def _send_once(self, key: str, *command: Any) -> Any:
+        """Send a command once and return Redis's answer.
+
+        ``key`` is the key or channel that routes the command: a subclass on
+        Redis Cluster sends it to the master of its slot.
+
+        Raises:
+            HubUnavailable: If the command wasn't sent, or Redis refused it.
+            HubDeliveryUnknown: If it was sent but no answer came.
+
+        """
         refused, failed = self._response_error, self._errors
-        command = ("PUBLISH", channel, data)
-        return int(await _execute_once(self._publisher, refused, failed, *command))
+        return await _execute_once(self._publisher, refused, failed, *command)
 
     def _check_local(self, channel: str, receivers: int) -> None:
         # This process has members there. If Redis counted no subscriber, or
@@ -365,6 +457,212 @@ class RedisHub(Hub):
         except self._errors as exc:
             raise HubUnavailable(f"cannot count in redis: {exc}") from exc
         return local + int(remote)
+
+    # History.
+
+    async def _publish_history(
+        self, group: str, local: Collection[Any], text: str, policy: Policy
+    ) -> int:
+        # The script writes the id between the envelope's head and tail.
+        head, tail = encode(text)[:-1] + b',"id":"', b'"}'
+        if policy.max_messages is not None:
+            mode, limit = "MAXLEN", policy.max_messages
+        else:
+            mode, limit = "MINID", max(1, int((policy.max_age or 0) * 1000))
+        keys = [self._history_key(group)]
+        channel = self._group_channel(group)
+        args: list[str | bytes | int] = [channel, self.publish_command, mode, limit]
+        args += [text, head, tail]
+        try:
+            receivers = await self._run_once(PUBLISH_SCRIPT, keys, args)
+        except HubDeliveryUnknown:
+            self.stats.unknown_publishes += 1
+            raise
+        except HubUnavailable:
+            self.stats.unsent_publishes += 1
+            raise
+        if local:
+            self._check_local(channel, receivers)
+        return receivers
+
+    async def _run_once(self, script: str, keys: list[str], args: list[Any]) -> int:
+        # Like _publish(): the script publishes, so it runs once at most. A
+        # NOSCRIPT answer means it didn't run: load it and run it then.
+        sha = self._history_script.sha
+        command = ("EVALSHA", sha, len(keys), *keys, *args)
+        try:
+            return int(await self._send_once(keys[0], *command))
+        except HubUnavailable as exc:
+            if not isinstance(exc.__cause__, self._no_script_error):
+                raise
+        try:
+            await self._client.script_load(script)
+        except self._errors as exc:
+            raise HubUnavailable(f"cannot publish to redis: {exc}") from exc
+        return int(await self._send_once(keys[0], *command))
+
+    async def _kept(self, group: str, since: str) -> tuple[bool, list[tuple[str, str]]]:
+        key = self._history_key(group)
+        # An invalid id would make XRANGE fail: read everything instead.
+        start = since if parse_stream_id(since) is not None else "-"
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.xrange(key, min=start, max="+")
+                pipe.xrange(key, min="-", max="+", count=1)
+                after, first = await pipe.execute()
+        except self._errors as exc:
+            raise HubUnavailable(f"cannot read history from redis: {exc}") from exc
+        gap, kept = plan_replay(since, _entries(after), _entries(first))
+        if gap and start != "-":
+            # After a gap, the client reloads: give it everything that is kept.
+            try:
+                kept = plan_replay(since, _entries(await self._client.xrange(key)), [])[
+                    1
+                ]
+            except self._errors as exc:
+                raise HubUnavailable(f"cannot read history from redis: {exc}") from exc
+        return gap, kept
+
+    # Presence.
+
+    async def presence(self, group: str) -> dict[str, list[dict[str, Any]]]:
+        if group in self._dirty_presence:
+            # Read this process's own changes.
+            await self._sync_presence_quietly([group])
+        keys = [self._presence_key(group), self._presence_alive_key(group)]
+        args: list[str | int] = ["", self._presence_ttl(), "1"]
+        try:
+            removed, members = await self._presence_script(keys=keys, args=args)
+        except self._errors as exc:
+            raise HubUnavailable(f"cannot read presence from redis: {exc}") from exc
+        await self._announce(group, "leave", _texts(removed))
+        return group_members(_texts(members))
+
+    async def _joined(self, members: list[tuple[str, str]]) -> None:
+        rooms = {room for room, _ in members}
+        self._dirty_presence.update(rooms)
+        if self._connected:
+            await self._sync_presence_quietly(rooms)
+        else:
+            self._presence_wake.set()
+
+    def _left(self, members: list[tuple[str, str]]) -> None:
+        self._dirty_presence.update(room for room, _ in members)
+        self._presence_wake.set()
+
+    def _presence_ttl(self) -> int:
+        return int(self.heartbeat * 3000)
+
+    async def _presence_forever(self) -> None:
+        full = True
+        while True:
+            rooms = set(self._dirty_presence)
+            if full:
+                rooms.update(self._presence.rooms, self._presence_written)
+            try:
+                await self._sync_presence(rooms, full)
+            except self._errors as exc:
+                logger.debug("cannot write presence to redis: %s", exc)
+                full = True
+            else:
+                full = False
+            if not await _wait(self._presence_wake, self.heartbeat):
+                full = True
+            self._presence_wake.clear()
+
+    async def _sync_presence_quietly(self, rooms: Iterable[str]) -> None:
+        try:
+            await self._sync_presence(rooms)
+        except self._errors as exc:
+            # The background task writes it when Redis returns.
+            logger.debug("cannot write presence to redis: %s", exc)
+            self._presence_wake.set()
+
+    async def _sync_presence(self, rooms: Iterable[str], full: bool = False) -> None:
+        # One writer at a time, so that a stale HDEL never follows an HSET and
+        # events go out in the order of the writes.
+        async with self._presence_lock:
+            rooms = list(rooms)
+            self._dirty_presence.difference_update(rooms)
+            try:
+                events = await self._write_presence(rooms, full)
+            except BaseException:
+                self._dirty_presence.update(rooms)
+                raise
+            for room, kind, members in events:
+                await self._announce(room, kind, members)
+
+    async def _write_presence(
+        self, rooms: list[str], full: bool
+    ) -> list[tuple[str, str, list[str]]]:
+        # Every room in one round trip; each room's commands touch its keys.
+        plans, count = [], 0
+        async with self._client.pipeline(transaction=False) as pipe:
+            for room in rooms:
+                wanted, added, removed = self._presence_diff(room, full)
+                if added:
+                    # redis-py types mapping with invariant keys of its own union.
+                    pipe.hset(self._presence_key(room), mapping=cast(Any, added))
+                if removed:
+                    pipe.hdel(self._presence_key(room), *removed)
+                if wanted:
+                    await self._refresh_presence(pipe, room)
+                else:
+                    pipe.zrem(self._presence_alive_key(room), self.process_id)
+                count += bool(added) + bool(removed) + 1
+                plans.append((room, wanted, added, removed, count - 1))
+            results = await pipe.execute() if plans else []
+        events = []
+        for room, wanted, added, removed, index in plans:
+            written = self._presence_written.pop(room, {})
+            if wanted:
+                self._presence_written[room] = wanted
+            dead = _texts(results[index][0]) if wanted else []
+            events.append(
+                (room, "join", [m for f, m in added.items() if f not in written])
+            )
+            events.append((room, "leave", [written[f] for f in removed] + dead))
+        return events
+
+    def _presence_diff(
+        self, room: str, full: bool
+    ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+        members = self._presence.rooms.get(room, {})
+        wanted = {
+            f"{self.process_id}:{self._presence.connection_id(c)}": m.json
+            for c, m in members.items()
+        }
+        written = self._presence_written.get(room, {})
+        added = {f: m for f, m in wanted.items() if full or f not in written}
+        removed = [f for f in written if f not in wanted]
+        return wanted, added, removed
+
+    async def _refresh_presence(self, pipe: Any, room: str) -> None:
+        keys = [self._presence_key(room), self._presence_alive_key(room)]
+        args: list[str | int] = [self.process_id, self._presence_ttl(), "0"]
+        # Awaiting a script on a pipeline queues it.
+        await self._presence_script(keys=keys, args=args, client=pipe)
+
+    async def _announce(self, room: str, kind: str, members: list[str]) -> None:
+        channel = self._group_channel(room)
+        for member in members:
+            try:
+                await self._publish_message(
+                    channel, (), event(kind, room, member), presence=True
+                )
+            except HubUnavailable as exc:
+                # Events are delivered at most once, as messages are.
+                logger.debug("cannot publish presence event: %s", exc)
+
+    async def _forget_presence(self) -> None:
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for room, written in self._presence_written.items():
+                    pipe.hdel(self._presence_key(room), *written)
+                    pipe.zrem(self._presence_alive_key(room), self.process_id)
+                await asyncio.wait_for(pipe.execute(), self.heartbeat)
+        except self._close_errors as exc:
+            logger.debug("cannot remove presence from redis: %s", exc)
 
     # Registration.
 
@@ -552,13 +850,17 @@ class RedisHub(Hub):
 
     def _received(self, channel: str, data: bytes | str) -> None:
         try:
-            message = decode(data)
+            message, fields = unwrap(data)
         except InvalidEnvelope as exc:
             self._invalid(channel, exc)
             return
-        prefix, _, name = channel[len(self.namespace) + 1 :].partition(":")
+        prefix, name = self._parse_channel(channel)
         if prefix == "group":
-            self._deliver(self._registry.groups.get(name, ()), message)
+            id = fields.get("id")
+            if not (isinstance(id, str) and isinstance(message, str)):
+                id = None
+            presence = fields.get("presence") is True
+            self._deliver_room(name, message, id, presence=presence)
         elif prefix == "user":
             self._deliver(self._registry.users.get(name, ()), message)
         elif channel == self._broadcast_channel:
@@ -621,6 +923,22 @@ class RedisHub(Hub):
             await asyncio.wait_for(pipe.execute(), self.heartbeat)
         except self._close_errors as exc:
             logger.debug("cannot remove counts from redis: %s", exc)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _texts(values: Iterable[bytes | str]) -> list[str]:
+    return [_text(value) for value in values]
+
+
+def _entries(entries: Any) -> list[tuple[str, dict[str, str]]]:
+    # redis-py returns stream entries as (id, {field: value}), in bytes.
+    return [
+        (_text(id), {_text(k): _text(v) for k, v in fields.items()})
+        for id, fields in entries
+    ]
 
 
 def _resolve(waiters: Iterable[asyncio.Future[None]]) -> None:

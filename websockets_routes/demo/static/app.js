@@ -1,8 +1,9 @@
 // The chat page: join a room, say things, see who is here, reconnect.
 //
 // All text from users goes in with textContent: none is parsed as HTML. The list of
-// members is kept here (see websockets_routes/demo/app.py): "welcome" names
-// this connection, "joined" and "here" add members, "left" removes one.
+// members comes from the hub's presence (see websockets_routes/demo/app.py):
+// "welcome" lists who is here, presence events add and remove members. Messages
+// come with ids; a reconnection asks for what it missed with ?since=<last id>.
 "use strict";
 
 const MAX_NAME = 32;
@@ -14,7 +15,7 @@ const MAX_DELAY = 5000;
 const $ = (id) => document.getElementById(id);
 const state = {
   ws: null, name: "", room: "", sid: null, members: new Map(),
-  attempts: 0, timer: null, nextId: 1, announced: false,
+  attempts: 0, timer: null, nextId: 1, announced: false, lastId: null,
 };
 
 function checkName(what, value) {
@@ -79,25 +80,42 @@ function send(message) {
 const handlers = {
   welcome(message) {
     state.sid = message.sid;
+    state.members.clear();
+    for (const member of message.members || []) {
+      state.members.set(String(member.sid), String(member.name));
+    }
     state.members.set(message.sid, String(message.name));
     renderMembers();
   },
-  joined(message) {
-    if (message.sid === state.sid) return;
-    state.members.set(message.sid, String(message.name));
+  presence(message) {
+    const sid = String(message.user);
+    const name = String((message.meta && message.meta.name) || "");
+    if (message.event === "join") {
+      state.members.set(sid, name);
+      // Joins that come before "welcome" are this page's own and its peers'.
+      if (state.sid !== null && sid !== state.sid) notice(`${name} joined`);
+    } else if (message.event === "leave") {
+      state.members.delete(sid);
+      notice(`${name} left`);
+    }
     renderMembers();
-    notice(`${message.name} joined`);
-    send({type: "here", to: message.sid});
   },
-  here(message) {
-    state.members.set(message.sid, String(message.name));
-    renderMembers();
+  message(message) {
+    // A message of the room's history: remember its id to resume after it.
+    state.lastId = String(message.id);
+    let said;
+    try {
+      said = JSON.parse(message.data);
+    } catch {
+      return;
+    }
+    if (said && said.type === "said") showSaid(said);
   },
-  left(message) {
-    if (state.members.delete(message.sid)) renderMembers();
-    notice(`${message.name} left`);
+  history_gap() {
+    // Messages were lost while away: show what the room still keeps, afresh.
+    $("messages").replaceChildren();
+    notice("some messages were missed");
   },
-  said: showSaid,
   error(message) {
     notice(`error: ${message.message}`);
   },
@@ -123,8 +141,9 @@ function connect() {
   clearTimeout(state.timer);
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   // location.host keeps the brackets of an IPv6 address: [::1]:8765.
+  const since = state.lastId === null ? "" : `&since=${encodeURIComponent(state.lastId)}`;
   const url = `${scheme}//${location.host}/rooms/${encodeURIComponent(state.room)}` +
-    `?name=${encodeURIComponent(state.name)}`;
+    `?name=${encodeURIComponent(state.name)}${since}`;
   const ws = new WebSocket(url);
   state.ws = ws;
   state.sid = null;
@@ -167,7 +186,7 @@ function join(name, room) {
   const old = state.ws;
   state.ws = null;
   if (old) old.close(1000);
-  Object.assign(state, {name, room, attempts: 0, announced: false});
+  Object.assign(state, {name, room, attempts: 0, announced: false, lastId: null});
   $("room-title").textContent = room;
   $("messages").replaceChildren();
   const query = new URLSearchParams({room, name});
