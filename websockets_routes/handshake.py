@@ -21,6 +21,18 @@ parser of each connection with :func:`parse`, which:
   for an HTTP version other than 1.1 or 1.0. A connection closed before a
   whole request arrived gets no answer.
 
+Limits on a request, which bound the memory that a client can hold before
+it is answered (a flood of half-open connections sending headers holds at
+most this much each):
+
+* the request line and each header line: websockets' ``MAX_LINE_LENGTH``,
+  8,192 bytes (set ``WEBSOCKETS_MAX_LINE_LENGTH`` in the environment to
+  change it); longer gets HTTP 414 or 431;
+* the number of headers: websockets' ``MAX_NUM_HEADERS``, 128
+  (``WEBSOCKETS_MAX_NUM_HEADERS``); more gets HTTP 431;
+* all header lines together: :data:`MAX_HEADER_SIZE`, 16 KiB, like Node.js;
+  more gets HTTP 431.
+
 """
 
 from __future__ import annotations
@@ -36,7 +48,11 @@ from websockets.protocol import CONNECTING
 from websockets.protocol import Protocol as SansIOProtocol
 from websockets.server import ServerProtocol
 
-__all__ = ["install", "parse", "read_request"]
+__all__ = ["MAX_HEADER_SIZE", "install", "parse", "read_request"]
+
+#: Bytes that all header lines of a request may take together; a module
+#: attribute, read at each request, that an application may raise.
+MAX_HEADER_SIZE = 16 * 1024
 
 
 class RequestError(ValueError):
@@ -122,7 +138,7 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
             http.HTTPStatus.BAD_REQUEST, "control character in request target"
         )
     try:
-        headers = yield from parse_headers(read_line)
+        headers = yield from parse_headers(_limited(read_line, MAX_HEADER_SIZE))
     except SecurityError as exc:
         raise RequestError(
             http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc)
@@ -134,6 +150,21 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
     request_attributes: dict[str, Any] = vars(request)
     request_attributes["method"] = raw_method.decode()
     return request
+
+
+def _limited(read_line: Any, limit: int) -> Any:
+    """``read_line``, raising :exc:`SecurityError` past ``limit`` bytes in all."""
+    total = 0
+
+    def read(*args: Any) -> Generator[None, None, bytes]:
+        nonlocal total
+        line: bytes = yield from read_line(*args)
+        total += len(line)
+        if total > limit:
+            raise SecurityError(f"headers larger than {limit} bytes")
+        return line
+
+    return read
 
 
 def origin_form(target: str) -> str:

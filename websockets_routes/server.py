@@ -34,6 +34,7 @@ connection is open, and closes it with a code instead:
 
 from __future__ import annotations
 
+import asyncio
 import http
 import inspect
 import logging
@@ -49,9 +50,10 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import SERVER, Request, Response
-from websockets.protocol import OPEN
+from websockets.protocol import CONNECTING, OPEN
 
 from . import compat, handshake, options
+from .closing import close_within
 from .exceptions import InvalidPath, RouteNotFound, ViewFailed
 from .router import BaseRouter, Dispatch
 from .views import ResponseLike, as_response
@@ -61,6 +63,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BAD_REQUEST",
+    "DEFAULT_WRITE_TIMEOUT",
+    "HOOK_SHARE",
     "NOT_FOUND",
     "Protocol",
     "Router",
@@ -76,6 +80,12 @@ logger = logging.getLogger("websockets_routes")
 NOT_FOUND = 4040
 #: Close code for a path that cannot be decoded, under ``router.handle``.
 BAD_REQUEST = 4000
+#: Seconds a write waits for a client that doesn't read before the connection
+#: is aborted, under :meth:`Router.serve`; ``write_timeout=`` changes it.
+DEFAULT_WRITE_TIMEOUT = 20.0
+#: Share of ``open_timeout`` that ``process_request`` hooks may take before
+#: the request is answered with HTTP 503.
+HOOK_SHARE = 0.9
 
 ProcessRequest = Callable[
     [ServerConnection, Request], Awaitable[Response | None] | Response | None
@@ -142,10 +152,54 @@ class Protocol(ServerConnection):
 
     router: ClassVar[BaseRouter]
     dispatch: Dispatch | None = None
+    #: Seconds a write waits for the client to read; :obj:`None`: no limit.
+    write_timeout: ClassVar[float | None] = DEFAULT_WRITE_TIMEOUT
+    #: The server's ``open_timeout``, which bounds ``process_request`` hooks.
+    open_timeout: ClassVar[float | None] = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         handshake.install(self.protocol)
+        self.opened_at = self.loop.time()
+
+    async def drain(self) -> None:
+        """Wait until the client reads what was written, or abort at the deadline.
+
+        websockets waits without a limit, so a client that stops reading
+        would keep a handler's ``send()``, a keepalive ``ping()`` or a
+        ``close()`` waiting forever. The deadline is :attr:`write_timeout`
+        while the connection is open, and what is left of ``close_timeout``
+        once it closes; past it, websockets aborts the transport and raises
+        :exc:`~websockets.exceptions.ConnectionClosedError` (code 1006).
+
+        """
+        timeout = self._drain_timeout() if self.paused else None
+        if timeout is None:
+            return await super().drain()
+        try:
+            await asyncio.wait_for(super().drain(), max(timeout, 0))
+        except asyncio.TimeoutError:
+            logger.info("client doesn't read: aborting after %.1f seconds", timeout)
+            raise TimeoutError("client doesn't read") from None
+
+    def _drain_timeout(self) -> float | None:
+        if self.protocol.state in (CONNECTING, OPEN):
+            return self.write_timeout
+        if self.close_deadline is not None:
+            return float(self.close_deadline - self.loop.time())
+        return self.close_timeout
+
+    async def _run_hook(self, hook: Awaitable[Any]) -> Any:
+        """Await a ``process_request`` hook; HTTP 503 if it outlives its deadline."""
+        if self.open_timeout is None:
+            return await hook
+        timeout = self.opened_at + HOOK_SHARE * self.open_timeout - self.loop.time()
+        try:
+            return await asyncio.wait_for(hook, max(timeout, 0))
+        except asyncio.TimeoutError:
+            request = cast(Request, self.request)
+            logger.error("process_request timed out: %s", request.path)
+            return self.timed_out(request)
 
     async def handshake(
         self,
@@ -185,7 +239,12 @@ class Protocol(ServerConnection):
             if refused is not None:
                 return refused
             dispatch.negotiated = True
-            return await dispatch.process_request(headers)
+            if getattr(dispatch.view, "process_request", None) is None:
+                return None
+            return cast(
+                "Response | None",
+                await self._run_hook(dispatch.process_request(headers)),
+            )
         except RouteNotFound:
             return self.not_found(request)
         except InvalidPath as exc:
@@ -207,6 +266,18 @@ class Protocol(ServerConnection):
         return self.respond(
             http.HTTPStatus.BAD_REQUEST,
             "Failed to open a WebSocket connection: invalid UTF-8 in request path.\n",
+        )
+
+    def timed_out(self, request: Request) -> Response:
+        """Answer a request whose ``process_request`` hook didn't return: HTTP 503.
+
+        A hook still running when :data:`HOOK_SHARE` of ``open_timeout`` has
+        passed since the connection was accepted is cancelled, and logged.
+
+        """
+        return self.respond(
+            http.HTTPStatus.SERVICE_UNAVAILABLE,
+            "Failed to open a WebSocket connection: timed out.\n",
         )
 
     def server_error(self, request: Request, exc: ViewFailed) -> Response:
@@ -346,9 +417,10 @@ def _options(
     compat.check_connection_class(cls, Protocol)
     # A subclass per server carries the router as a class attribute: no
     # per-connection attribute, and no wrapper call per handshake.
-    routed = type(
-        cls.__name__, (cls,), {"router": router, "__module__": cls.__module__}
-    )
+    attributes = {"router": router, "__module__": cls.__module__}
+    attributes["open_timeout"] = kwargs.get("open_timeout", 10.0)
+    attributes["write_timeout"] = kwargs.pop("write_timeout", cls.write_timeout)
+    routed = type(cls.__name__, (cls,), attributes)
 
     async def process_request(
         connection: ServerConnection, request: Request
@@ -356,7 +428,7 @@ def _options(
         if user_process_request is not None:
             response = user_process_request(connection, request)
             if isinstance(response, Awaitable):
-                response = await response
+                response = await cast(Protocol, connection)._run_hook(response)
             if response is not None:
                 return response
         hook = cast(Protocol, connection).process_request(request.path, request.headers)
@@ -378,10 +450,33 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
         if handler is not None:
             await handler
     except ConnectionClosed:
-        logger.debug("connection closed in handler: %s", dispatch.path)
+        # Only the client's own disconnect is a quiet end: a ConnectionClosed
+        # while the client's connection is open came from another one, like
+        # an upstream WebSocket that the handler opened.
+        if ws.state is not OPEN:
+            logger.debug("connection closed in handler: %s", dispatch.path)
+            return
+        await _failed(ws, dispatch, "handler failed")
+    except asyncio.CancelledError:
+        if _cancelled():
+            raise
+        await _failed(ws, dispatch, "handler raised CancelledError")
     except Exception:
-        logger.error("handler failed: %s", dispatch.path, exc_info=True)
-        await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
+        await _failed(ws, dispatch, "handler failed")
+
+
+async def _failed(ws: Any, dispatch: Dispatch, message: str) -> None:
+    """Log a handler's error with its traceback; close the connection with 1011."""
+    logger.error("%s: %s", message, dispatch.path, exc_info=True)
+    await close_within(ws, CloseCode.INTERNAL_ERROR, "internal error")
+
+
+def _cancelled() -> bool:
+    """Whether the current task is being cancelled, by a shutdown for one."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    # Python 3.10 can't tell: every CancelledError counts as a cancellation.
+    return cancelling is None or cancelling() > 0
 
 
 async def _route(
@@ -403,22 +498,23 @@ async def _route(
     try:
         dispatch = router.dispatch(path)
         if dispatch.route.kind == "http":
-            await ws.close(NOT_FOUND, "not a WebSocket route")
+            await close_within(ws, NOT_FOUND, "not a WebSocket route")
             return None
         if await _check_options(ws, headers, dispatch) is None:
             return None
         response = await dispatch.process_request(headers)
     except RouteNotFound:
-        await ws.close(NOT_FOUND, "no route for this path")
+        await close_within(ws, NOT_FOUND, "no route for this path")
         return None
     except InvalidPath:
-        await ws.close(BAD_REQUEST, "bad request path")
+        await close_within(ws, BAD_REQUEST, "bad request path")
         return None
     except ViewFailed:
-        await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
+        await close_within(ws, CloseCode.INTERNAL_ERROR, "internal error")
         return None
     if response is not None:
-        await ws.close(4000 + response.status_code, response.reason_phrase[:100])
+        code, reason = 4000 + response.status_code, response.reason_phrase[:100]
+        await close_within(ws, code, reason)
         return None
     return dispatch
 
@@ -426,7 +522,7 @@ async def _route(
 async def _check_options(ws: Any, headers: Any, dispatch: Dispatch) -> Dispatch | None:
     refused = options.refusal(ws, headers, dispatch.route.options)
     if refused is not None:
-        await ws.close(*refused)
+        await close_within(ws, *refused)
         return None
     dispatch.negotiated = True
     return dispatch
