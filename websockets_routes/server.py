@@ -180,6 +180,9 @@ class Protocol(ServerConnection):
             await asyncio.wait_for(super().drain(), max(timeout, 0))
         except asyncio.TimeoutError:
             logger.info("client doesn't read: aborting after %.1f seconds", timeout)
+            # websockets 14 then calls transport.close(), which waits for the
+            # buffer to drain, forever: abort first.
+            self.transport.abort()
             raise TimeoutError("client doesn't read") from None
 
     def _drain_timeout(self) -> float | None:
