@@ -231,3 +231,49 @@ async def test_headers_are_capped() -> None:
             url_of(server, "/"), additional_headers=dict(list(headers.items())[:12])
         ):
             pass
+
+
+@pytest.mark.parametrize("half", [True, False], ids=["half-close", "close"])
+async def test_end_of_stream_right_after_the_request(
+    half: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that closes right after its request leaves nothing behind."""
+    router = Router()
+
+    @router.route("/wait")
+    async def wait(ws: Any, path: RoutedPath) -> None:
+        async for _ in ws:
+            pass  # pragma: no cover
+
+    request = (
+        b"GET /wait HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+
+    async def run() -> None:
+        async with router.serve("127.0.0.1", 0, ping_interval=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            if half:
+                writer.write_eof()
+                # The server ends the connection, with or without a 101 first.
+                await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            for _ in range(100):
+                if not handlers(server):
+                    break
+                await asyncio.sleep(0.05)
+            assert handlers(server) == 0
+
+    await asyncio.wait_for(run(), 15)
+    assert errors(caplog) == []
+
+
+def handlers(server: Server) -> int:
+    """How many connection handlers run."""
+    tasks = getattr(server, "handler_tasks", None)
+    if tasks is None:  # websockets 14
+        tasks = server.handlers
+    return len(tasks)

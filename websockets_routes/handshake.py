@@ -19,7 +19,9 @@ parser of each connection with :func:`parse`, which:
 * answers what it cannot read: HTTP 400 for a malformed request line or
   header, 414 for a request line too long, 431 for headers too large, 505
   for an HTTP version other than 1.1 or 1.0. A connection closed before a
-  whole request arrived gets no answer.
+  whole request arrived gets no answer, and so does one whose client closed
+  its side (TCP half-close) before the answer: it could not take part in a
+  WebSocket connection.
 
 Limits on a request, which bound the memory that a client can hold before
 it is answered (a flood of half-open connections sending headers holds at
@@ -77,10 +79,7 @@ def parse(protocol: ServerProtocol) -> Generator[None]:
     try:
         request = yield from read_request(protocol.reader.read_line)
     except EOFError:  # the client went away before its request was whole
-        protocol.send_eof()
-        protocol.parser = protocol.discard()
-        next(protocol.parser)
-        yield
+        yield from _went_away(protocol)
         return
     except Exception as exc:
         if isinstance(exc, RequestError):
@@ -100,8 +99,22 @@ def parse(protocol: ServerProtocol) -> Generator[None]:
     # Bytes after the request are no frames until a 101 answers it: a body
     # or a pipelined request must not fail the connection before that.
     while protocol.state is CONNECTING:
+        if protocol.reader.eof:
+            # The client can't take part in a WebSocket connection any more.
+            # Held back, the end of stream would be lost to websockets, which
+            # would keep the connection open after a 101.
+            yield from _went_away(protocol)
+            return
         yield
     yield from SansIOProtocol.parse(protocol)
+
+
+def _went_away(protocol: ServerProtocol) -> Generator[None]:
+    """End a connection whose client closed its side."""
+    protocol.send_eof()
+    protocol.parser = protocol.discard()
+    next(protocol.parser)
+    yield
 
 
 def read_request(read_line: Any) -> Generator[None, None, Request]:
