@@ -39,13 +39,15 @@ most this much each):
 
 from __future__ import annotations
 
+import functools
 import http
+import re
 import urllib.parse
 from collections.abc import Generator
 from typing import Any
 
 from websockets.exceptions import SecurityError
-from websockets.http11 import Request, parse_headers, parse_line
+from websockets.http11 import Request, Response, parse_headers, parse_line
 from websockets.protocol import CONNECTING
 from websockets.protocol import Protocol as SansIOProtocol
 from websockets.server import ServerProtocol
@@ -66,9 +68,40 @@ class RequestError(ValueError):
 
 
 def install(protocol: ServerProtocol) -> None:
-    """Replace a new connection's request parser with :func:`parse`."""
+    """Replace a new connection's request parser with :func:`parse`.
+
+    websockets' refusals quote the header that they refuse: the answer
+    escapes what the client sent.
+
+    """
     protocol.parser = parse(protocol)
     next(protocol.parser)
+    protocol.accept = functools.partial(_accept, protocol.accept, protocol)  # type: ignore[method-assign]
+
+
+def _accept(accept: Any, protocol: ServerProtocol, request: Request) -> Response:
+    """Run websockets' ``accept()``, whose refusals quote the client, escaped."""
+    reject = protocol.reject
+    protocol.reject = functools.partial(_escaped_reject, reject)  # type: ignore[method-assign]
+    try:
+        response: Response = accept(request)
+    finally:
+        del protocol.reject
+    return response
+
+
+def _escaped_reject(reject: Any, status: http.HTTPStatus, text: str) -> Response:
+    # A header that isn't UTF-8 would make websockets 14 fail to encode it.
+    response: Response = reject(status, _UNSAFE.sub(_escape, text))
+    return response
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match[0]):02x}"
+
+
+# Letters, digits, spaces, line ends and punctuation that no markup uses.
+_UNSAFE = re.compile(r"[^A-Za-z0-9 \n.,:;_()/=+*@!?#%\[\]{}-]")
 
 
 def parse(protocol: ServerProtocol) -> Generator[None]:
@@ -78,22 +111,16 @@ def parse(protocol: ServerProtocol) -> Generator[None]:
     # the error log; websockets logs the answer itself.
     try:
         request = yield from read_request(protocol.reader.read_line)
-    except EOFError:  # the client went away before its request was whole
-        yield from _went_away(protocol)
+    except EOFError:
+        if protocol.reader.eof:  # the client went away before its request
+            yield from _went_away(protocol)
+            return
+        # websockets raises EOFError for a line that ends in LF without CR.
+        status, text = http.HTTPStatus.BAD_REQUEST, "line without CRLF"
+        yield from _answer(protocol, RequestError(status, text))
         return
     except Exception as exc:
-        if isinstance(exc, RequestError):
-            status, text = exc.status, str(exc)
-        else:  # pragma: no cover - read_request raises RequestError
-            protocol.logger.debug("! invalid HTTP request", exc_info=True)
-            status, text = http.HTTPStatus.BAD_REQUEST, "invalid HTTP request"
-        response = protocol.reject(
-            status, f"Failed to open a WebSocket connection: {text}.\n"
-        )
-        # send_response() replaces this parser, which must still yield once:
-        # the caller is inside next() on it.
-        protocol.send_response(response)
-        yield
+        yield from _answer(protocol, exc)
         return
     protocol.events.append(request)
     # Bytes after the request are no frames until a 101 answers it: a body
@@ -107,6 +134,22 @@ def parse(protocol: ServerProtocol) -> Generator[None]:
             return
         yield
     yield from SansIOProtocol.parse(protocol)
+
+
+def _answer(protocol: ServerProtocol, exc: Exception) -> Generator[None]:
+    """Answer a request that cannot be read with an HTTP error."""
+    if isinstance(exc, RequestError):
+        status, text = exc.status, str(exc)
+    else:  # pragma: no cover - read_request raises RequestError
+        protocol.logger.debug("! invalid HTTP request", exc_info=True)
+        status, text = http.HTTPStatus.BAD_REQUEST, "invalid HTTP request"
+    response = protocol.reject(
+        status, f"Failed to open a WebSocket connection: {text}.\n"
+    )
+    # send_response() replaces this parser, which must still yield once:
+    # the caller is inside next() on it.
+    protocol.send_response(response)
+    yield
 
 
 def _went_away(protocol: ServerProtocol) -> Generator[None]:
@@ -129,7 +172,10 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
     except SecurityError as exc:
         raise RequestError(http.HTTPStatus.REQUEST_URI_TOO_LONG, str(exc)) from exc
     except ValueError as exc:
-        raise RequestError(http.HTTPStatus.BAD_REQUEST, str(exc)) from exc
+        # Fixed texts: an answer never echoes what the client sent.
+        raise RequestError(
+            http.HTTPStatus.BAD_REQUEST, "invalid HTTP request line"
+        ) from exc
     parts = line.split(b" ")
     if len(parts) != 3 or not all(parts):
         raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP request line")
@@ -157,7 +203,7 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
             http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc)
         ) from exc
     except ValueError as exc:
-        raise RequestError(http.HTTPStatus.BAD_REQUEST, str(exc)) from exc
+        raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP header") from exc
     request = Request(origin_form(target), headers)
     # Request.method appeared in websockets 15; routing reads it with getattr.
     request_attributes: dict[str, Any] = vars(request)

@@ -50,7 +50,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import SERVER, Request, Response
-from websockets.protocol import CONNECTING, OPEN
+from websockets.protocol import CLOSED, CONNECTING, OPEN
 
 from . import compat, handshake, options
 from .closing import close_within
@@ -213,7 +213,14 @@ class Protocol(ServerConnection):
         """Perform the opening handshake; see websockets' ``ServerConnection``."""
         if not hasattr(self, "router"):
             process_request = _not_routed
-        await super().handshake(process_request, process_response, server_header)
+        try:
+            await super().handshake(process_request, process_response, server_header)
+        except ConnectionClosed:
+            # The client went away before the answer (see .handshake):
+            # websockets 14 would log it as an error.
+            if self.protocol.state is not CLOSED:
+                raise
+            return
         # The parser holds back what the client sent after its request until
         # the handshake is answered (see .handshake); read it now.
         if self.protocol.state is OPEN and self.protocol.reader.buffer:
