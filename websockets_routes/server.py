@@ -47,7 +47,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
 from websockets.asyncio.server import unix_serve as websockets_unix_serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.frames import CloseCode
 from websockets.http11 import SERVER, Request, Response
 from websockets.protocol import CLOSED, CONNECTING, OPEN
@@ -220,6 +220,14 @@ class Protocol(ServerConnection):
             # websockets 14 would log it as an error.
             if self.protocol.state is not CLOSED:
                 raise
+            return
+        except InvalidHandshake:
+            # websockets 14 logs a request that it refused, and answered with
+            # HTTP 400 or the like, as an error with a traceback: a client
+            # must not fill the error log.
+            if self.response is None:
+                raise
+            logger.debug("refused: %s", self.response.status_code, exc_info=True)
             return
         # The parser holds back what the client sent after its request until
         # the handshake is answered (see .handshake); read it now.
