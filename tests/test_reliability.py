@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
-from websockets_routes import RoutedPath, Router
+from websockets_routes import Converter, RoutedPath, Router
 
 from support import closed_with, status_of, url_of
 
@@ -277,3 +277,68 @@ def handlers(server: Server) -> int:
     if tasks is None:  # websockets 14
         tasks = server.handlers
     return len(tasks)
+
+
+class Boom(Exception):
+    """The error that the faulty parts raise."""
+
+
+def faulty_router() -> Router:
+    """A route for each part that can fail: handler, hook, view class, converter."""
+
+    class Refuser(Converter):
+        def to_python(self, value: str) -> str:
+            raise Boom(value)
+
+    router = Router(converters={"boom": Refuser()})
+
+    @router.route("/handler")
+    async def handler(ws: Any, path: RoutedPath) -> None:
+        raise Boom
+
+    @router.route("/hook")
+    class Hook:
+        def process_request(self, path: str, headers: Any) -> None:
+            raise Boom
+
+        async def handle(self, ws: Any, path: RoutedPath) -> None:
+            pass  # pragma: no cover
+
+    @router.route("/class")
+    class Broken:
+        def __init__(self) -> None:
+            raise Boom
+
+    @router.route("/converter/{x:boom}")
+    async def converted(ws: Any, path: RoutedPath) -> None:
+        pass  # pragma: no cover
+
+    return router
+
+
+@pytest.mark.parametrize(
+    ("path", "serve", "handle"),
+    [
+        ("/handler", ("close", 1011), ("close", 1011)),
+        ("/hook", ("status", 500), ("close", 1011)),
+        ("/class", ("status", 500), ("close", 1011)),
+        ("/converter/x", ("status", 500), ("close", 1011)),
+    ],
+)
+async def test_faults_end_with_documented_codes(
+    path: str, serve: tuple[str, int], handle: tuple[str, int]
+) -> None:
+    """A failing part ends its connection with its documented code, within 5 s."""
+    router = faulty_router()
+    servers = [
+        (serve, router.serve("127.0.0.1", 0)),
+        (handle, websockets.serve(router.handle, "127.0.0.1", 0)),
+    ]
+    for (kind, code), serving in servers:
+        async with serving as server:
+            if kind == "status":
+                refusal = await asyncio.wait_for(status_of(url_of(server, path)), 5)
+                assert refusal.response.status_code == code
+            else:
+                closed = await asyncio.wait_for(closed_with(url_of(server, path)), 5)
+                assert closed == (code, "internal error")
