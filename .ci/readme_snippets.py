@@ -91,6 +91,7 @@ PREAMBLES: dict[str, str] = {
     "Per-route options": ROUTER,
     "Typed receives": ROUTER,
     "Introspection": ROUTER,
+    "Security": ROUTER,
     "Migrating from websockets-routes 0.2": ROUTER,
 }
 

@@ -19,24 +19,44 @@ parser of each connection with :func:`parse`, which:
 * answers what it cannot read: HTTP 400 for a malformed request line or
   header, 414 for a request line too long, 431 for headers too large, 505
   for an HTTP version other than 1.1 or 1.0. A connection closed before a
-  whole request arrived gets no answer.
+  whole request arrived gets no answer, and so does one whose client closed
+  its side (TCP half-close) before the answer: it could not take part in a
+  WebSocket connection.
+
+Limits on a request, which bound the memory that a client can hold before
+it is answered (a flood of half-open connections sending headers holds at
+most this much each):
+
+* the request line and each header line: websockets' ``MAX_LINE_LENGTH``,
+  8,192 bytes (set ``WEBSOCKETS_MAX_LINE_LENGTH`` in the environment to
+  change it); longer gets HTTP 414 or 431;
+* the number of headers: websockets' ``MAX_NUM_HEADERS``, 128
+  (``WEBSOCKETS_MAX_NUM_HEADERS``); more gets HTTP 431;
+* all header lines together: :data:`MAX_HEADER_SIZE`, 16 KiB, like Node.js;
+  more gets HTTP 431.
 
 """
 
 from __future__ import annotations
 
+import functools
 import http
+import re
 import urllib.parse
 from collections.abc import Generator
 from typing import Any
 
 from websockets.exceptions import SecurityError
-from websockets.http11 import Request, parse_headers, parse_line
+from websockets.http11 import Request, Response, parse_headers, parse_line
 from websockets.protocol import CONNECTING
 from websockets.protocol import Protocol as SansIOProtocol
 from websockets.server import ServerProtocol
 
-__all__ = ["install", "parse", "read_request"]
+__all__ = ["MAX_HEADER_SIZE", "install", "parse", "read_request"]
+
+#: Bytes that all header lines of a request may take together; a module
+#: attribute, read at each request, that an application may raise.
+MAX_HEADER_SIZE = 16 * 1024
 
 
 class RequestError(ValueError):
@@ -48,10 +68,41 @@ class RequestError(ValueError):
 
 
 def install(protocol: ServerProtocol) -> None:
-    """Replace a new connection's request parser with :func:`parse`."""
+    """Replace a new connection's request parser with :func:`parse`.
+
+    websockets' refusals quote the header that they refuse: the answer
+    escapes what the client sent.
+
+    """
     # Left unstarted: the first next() on data or EOF starts it, which saves
     # running it to its first yield on every connection.
     protocol.parser = parse(protocol)
+    protocol.accept = functools.partial(_accept, protocol.accept, protocol)  # type: ignore[method-assign]
+
+
+def _accept(accept: Any, protocol: ServerProtocol, request: Request) -> Response:
+    """Run websockets' ``accept()``, whose refusals quote the client, escaped."""
+    reject = protocol.reject
+    protocol.reject = functools.partial(_escaped_reject, reject)  # type: ignore[method-assign]
+    try:
+        response: Response = accept(request)
+    finally:
+        del protocol.reject
+    return response
+
+
+def _escaped_reject(reject: Any, status: http.HTTPStatus, text: str) -> Response:
+    # A header that isn't UTF-8 would make websockets 14 fail to encode it.
+    response: Response = reject(status, _UNSAFE.sub(_escape, text))
+    return response
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match[0]):02x}"
+
+
+# Letters, digits, spaces, line ends and punctuation that no markup uses.
+_UNSAFE = re.compile(r"[^A-Za-z0-9 \n.,:;_()/=+*@!?#%\[\]{}-]")
 
 
 def parse(protocol: ServerProtocol) -> Generator[None]:
@@ -61,36 +112,57 @@ def parse(protocol: ServerProtocol) -> Generator[None]:
     # the error log; websockets logs the answer itself.
     try:
         request = yield from read_request(protocol.reader.read_line)
-    except EOFError:  # the client went away before its request was whole
-        protocol.send_eof()
-        protocol.parser = protocol.discard()
-        next(protocol.parser)
-        yield
+    except EOFError:
+        if protocol.reader.eof:  # the client went away before its request
+            yield from _went_away(protocol)
+            return
+        # websockets raises EOFError for a line that ends in LF without CR.
+        status, text = http.HTTPStatus.BAD_REQUEST, "line without CRLF"
+        yield from _answer(protocol, RequestError(status, text))
         return
     except Exception as exc:
-        if isinstance(exc, RequestError):
-            status, text = exc.status, str(exc)
-        else:  # pragma: no cover - read_request raises RequestError
-            protocol.logger.debug("! invalid HTTP request", exc_info=True)
-            status, text = http.HTTPStatus.BAD_REQUEST, "invalid HTTP request"
-        response = protocol.reject(
-            status, f"Failed to open a WebSocket connection: {text}.\n"
-        )
-        # send_response() replaces this parser, which must still yield once:
-        # the caller is inside next() on it.
-        protocol.send_response(response)
-        yield
+        yield from _answer(protocol, exc)
         return
     protocol.events.append(request)
     # Bytes after the request are no frames until a 101 answers it: a body
     # or a pipelined request must not fail the connection before that.
     yield  # the request has no answer yet: no need to look at the state
     while protocol.state is CONNECTING:
+        if protocol.reader.eof:
+            # The client can't take part in a WebSocket connection any more.
+            # Held back, the end of stream would be lost to websockets, which
+            # would keep the connection open after a 101.
+            yield from _went_away(protocol)
+            return
         yield
     # websockets' own frame parser takes over, so that no frame of this
     # package runs per message. This one still yields once: the caller is
     # inside next() on it.
     protocol.parser = SansIOProtocol.parse(protocol)
+    next(protocol.parser)
+    yield
+
+
+def _answer(protocol: ServerProtocol, exc: Exception) -> Generator[None]:
+    """Answer a request that cannot be read with an HTTP error."""
+    if isinstance(exc, RequestError):
+        status, text = exc.status, str(exc)
+    else:  # pragma: no cover - read_request raises RequestError
+        protocol.logger.debug("! invalid HTTP request", exc_info=True)
+        status, text = http.HTTPStatus.BAD_REQUEST, "invalid HTTP request"
+    response = protocol.reject(
+        status, f"Failed to open a WebSocket connection: {text}.\n"
+    )
+    # send_response() replaces this parser, which must still yield once:
+    # the caller is inside next() on it.
+    protocol.send_response(response)
+    yield
+
+
+def _went_away(protocol: ServerProtocol) -> Generator[None]:
+    """End a connection whose client closed its side."""
+    protocol.send_eof()
+    protocol.parser = protocol.discard()
     next(protocol.parser)
     yield
 
@@ -107,7 +179,10 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
     except SecurityError as exc:
         raise RequestError(http.HTTPStatus.REQUEST_URI_TOO_LONG, str(exc)) from exc
     except ValueError as exc:
-        raise RequestError(http.HTTPStatus.BAD_REQUEST, str(exc)) from exc
+        # Fixed texts: an answer never echoes what the client sent.
+        raise RequestError(
+            http.HTTPStatus.BAD_REQUEST, "invalid HTTP request line"
+        ) from exc
     parts = line.split(b" ")
     if len(parts) != 3 or b"" in parts:
         raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP request line")
@@ -129,19 +204,34 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
             http.HTTPStatus.BAD_REQUEST, "control character in request target"
         )
     try:
-        headers = yield from parse_headers(read_line)
+        headers = yield from parse_headers(_limited(read_line, MAX_HEADER_SIZE))
     except SecurityError as exc:
         raise RequestError(
             http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc)
         ) from exc
     except ValueError as exc:
-        raise RequestError(http.HTTPStatus.BAD_REQUEST, str(exc)) from exc
+        raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP header") from exc
     # Most targets are in origin-form already: no call for them.
     request = Request(target if target[0] == "/" else origin_form(target), headers)
     # Request.method appeared in websockets 15; routing reads it with getattr.
     request_attributes: dict[str, Any] = request.__dict__
     request_attributes["method"] = raw_method.decode()
     return request
+
+
+def _limited(read_line: Any, limit: int) -> Any:
+    """``read_line``, raising :exc:`SecurityError` past ``limit`` bytes in all."""
+    total = 0
+
+    def read(*args: Any) -> Generator[None, None, bytes]:
+        nonlocal total
+        line: bytes = yield from read_line(*args)
+        total += len(line)
+        if total > limit:
+            raise SecurityError(f"headers larger than {limit} bytes")
+        return line
+
+    return read
 
 
 def origin_form(target: str) -> str:

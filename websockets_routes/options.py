@@ -106,7 +106,7 @@ def apply(
 
     """
     if "origins" in options:
-        if not _origin_allowed(headers.get("Origin"), options["origins"]):
+        if _origin_refused(headers, options["origins"]):
             return error_response(http.HTTPStatus.FORBIDDEN, "origin not allowed")
     if "subprotocols" in options:
         protocol.available_subprotocols = options["subprotocols"]
@@ -121,6 +121,14 @@ def apply(
     ):
         return _unmatched_offer(protocol, headers, options)
     return None
+
+
+def _origin_refused(headers: Any, allowed: Any) -> bool:
+    """Whether a request's ``Origin`` is refused; two of them always are."""
+    origins = headers.get_all("Origin")
+    if len(origins) > 1:  # no browser sends two
+        return True
+    return not _origin_allowed(origins[0] if origins else None, allowed)
 
 
 def _unmatched_offer(
@@ -165,7 +173,7 @@ def refusal(
 
     """
     if "origins" in options:
-        if not _origin_allowed(headers.get("Origin"), options["origins"]):
+        if _origin_refused(headers, options["origins"]):
             return FORBIDDEN_ORIGIN, "origin not allowed"
     if (
         options.get("require_subprotocol")

@@ -64,6 +64,7 @@ from typing import Any, cast
 from websockets.protocol import OPEN
 
 from .apps import CommandError, load_router
+from .closing import close_within
 from .hub import Hub, HubUnavailable, serving_hub
 from .server import Protocol, Router
 
@@ -538,10 +539,7 @@ def _redacted(url: str) -> str:
 async def _close(connection: AccessLog, code: int, deadline: float) -> None:
     """Close a connection, or abort it if it doesn't close by the deadline."""
     timeout = max(deadline - asyncio.get_running_loop().time(), 0)
-    try:
-        await asyncio.wait_for(connection.close(code), timeout)
-    except asyncio.TimeoutError:
-        connection.transport.abort()
+    await close_within(connection, code, timeout=timeout)
 
 
 def _handler_tasks(server: Any) -> set[asyncio.Task[None]]:

@@ -47,11 +47,14 @@ from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
 from websockets.asyncio.server import unix_serve as websockets_unix_serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.frames import CloseCode
 from websockets.http11 import SERVER, Request, Response
+from websockets.protocol import CLOSED, CONNECTING, OPEN
+from websockets.version import version as websockets_version
 
 from . import compat, handshake, options
+from .closing import close_within
 from .exceptions import InvalidPath, RouteNotFound, ViewFailed
 from .router import BaseRouter, Dispatch
 from .views import FunctionView, ResponseLike, as_response
@@ -61,6 +64,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BAD_REQUEST",
+    "DEFAULT_WRITE_TIMEOUT",
+    "HOOK_SHARE",
     "NOT_FOUND",
     "Protocol",
     "Router",
@@ -76,6 +81,15 @@ logger = logging.getLogger("websockets_routes")
 NOT_FOUND = 4040
 #: Close code for a path that cannot be decoded, under ``router.handle``.
 BAD_REQUEST = 4000
+#: Seconds a write waits for a client that doesn't read before the connection
+#: is aborted, under :meth:`Router.serve`; ``write_timeout=`` changes it.
+DEFAULT_WRITE_TIMEOUT = 20.0
+#: Share of ``open_timeout`` that ``process_request`` hooks may take before
+#: the request is answered with HTTP 503.
+HOOK_SHARE = 0.9
+
+# websockets < 17 raises from handshake() the refusals that it answered.
+_HANDSHAKE_RAISES = int(websockets_version.split(".")[0]) < 17
 
 ProcessRequest = Callable[
     [ServerConnection, Request], Awaitable[Response | None] | Response | None
@@ -146,10 +160,57 @@ class Protocol(ServerConnection):
     #: Whether the server speaks TLS, set by :meth:`Router.serve`.
     secure: ClassVar[bool] = False
     dispatch: Dispatch | None = None
+    #: Seconds a write waits for the client to read; :obj:`None`: no limit.
+    write_timeout: ClassVar[float | None] = DEFAULT_WRITE_TIMEOUT
+    #: The server's ``open_timeout``, which bounds ``process_request`` hooks.
+    open_timeout: ClassVar[float | None] = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         handshake.install(self.protocol)
+        self.opened_at = self.loop.time()
+
+    async def drain(self) -> None:
+        """Wait until the client reads what was written, or abort at the deadline.
+
+        websockets waits without a limit, so a client that stops reading
+        would keep a handler's ``send()``, a keepalive ``ping()`` or a
+        ``close()`` waiting forever. The deadline is :attr:`write_timeout`
+        while the connection is open, and what is left of ``close_timeout``
+        once it closes; past it, websockets aborts the transport and raises
+        :exc:`~websockets.exceptions.ConnectionClosedError` (code 1006).
+
+        """
+        timeout = self._drain_timeout() if self.paused else None
+        if timeout is None:
+            return await super().drain()
+        try:
+            await asyncio.wait_for(super().drain(), max(timeout, 0))
+        except asyncio.TimeoutError:
+            logger.info("client doesn't read: aborting after %.1f seconds", timeout)
+            # websockets 14 then calls transport.close(), which waits for the
+            # buffer to drain, forever: abort first.
+            self.transport.abort()
+            raise TimeoutError("client doesn't read") from None
+
+    def _drain_timeout(self) -> float | None:
+        if self.protocol.state in (CONNECTING, OPEN):
+            return self.write_timeout
+        if self.close_deadline is not None:
+            return float(self.close_deadline - self.loop.time())
+        return self.close_timeout
+
+    async def _run_hook(self, hook: Awaitable[Any]) -> Any:
+        """Await a ``process_request`` hook; HTTP 503 if it outlives its deadline."""
+        if self.open_timeout is None:
+            return await hook
+        timeout = self.opened_at + HOOK_SHARE * self.open_timeout - self.loop.time()
+        try:
+            return await asyncio.wait_for(hook, max(timeout, 0))
+        except asyncio.TimeoutError:
+            request = cast(Request, self.request)
+            logger.error("process_request timed out: %s", request.path)
+            return self.timed_out(request)
 
     def handshake(
         self,
@@ -162,7 +223,31 @@ class Protocol(ServerConnection):
         # per handshake.
         if self.router is None:
             process_request = _not_routed
+        if _HANDSHAKE_RAISES:
+            return self._quiet_handshake(
+                process_request, process_response, server_header
+            )
         return super().handshake(process_request, process_response, server_header)
+
+    async def _quiet_handshake(
+        self,
+        process_request: ProcessRequest | None,
+        process_response: Any,
+        server_header: str | None,
+    ) -> None:
+        # websockets < 17 raises from handshake() what it answered already,
+        # and logs it as an error with a traceback: a client must not fill
+        # the error log.
+        try:
+            await super().handshake(process_request, process_response, server_header)
+        except ConnectionClosed:
+            # The client went away before the answer (see .handshake).
+            if self.protocol.state is not CLOSED:
+                raise
+        except InvalidHandshake:
+            if self.response is None:
+                raise
+            logger.debug("refused: %s", self.response.status_code, exc_info=True)
 
     async def process_request(
         self, path: str, headers: Headers
@@ -238,7 +323,7 @@ class Protocol(ServerConnection):
 
     async def _await_hook(self, answer: Awaitable[Response | None]) -> Response | None:
         try:
-            return await answer
+            return cast("Response | None", await self._run_hook(answer))
         except ViewFailed as exc:
             return self.server_error(cast(Request, self.request), exc)
 
@@ -256,6 +341,18 @@ class Protocol(ServerConnection):
         return self.respond(
             http.HTTPStatus.BAD_REQUEST,
             "Failed to open a WebSocket connection: invalid UTF-8 in request path.\n",
+        )
+
+    def timed_out(self, request: Request) -> Response:
+        """Answer a request whose ``process_request`` hook didn't return: HTTP 503.
+
+        A hook still running when :data:`HOOK_SHARE` of ``open_timeout`` has
+        passed since the connection was accepted is cancelled, and logged.
+
+        """
+        return self.respond(
+            http.HTTPStatus.SERVICE_UNAVAILABLE,
+            "Failed to open a WebSocket connection: timed out.\n",
         )
 
     def server_error(self, request: Request, exc: ViewFailed) -> Response:
@@ -393,10 +490,12 @@ def _options(
     compat.check_connection_class(cls, Protocol)
     # A subclass per server carries the router as a class attribute: no
     # per-connection attribute, and no wrapper call per handshake.
-    # The server's TLS is known now: no lookup in the transport per handshake.
+    # The server's TLS and timeouts are known now: no lookup per handshake.
     namespace = {
         "router": router,
         "secure": kwargs.get("ssl") is not None,
+        "open_timeout": kwargs.get("open_timeout", 10.0),
+        "write_timeout": kwargs.pop("write_timeout", cls.write_timeout),
         "__module__": cls.__module__,
     }
     routed = type(cls.__name__, (cls,), namespace)
@@ -428,7 +527,9 @@ def _handshake_route(connection: Any, request: Request) -> Any:
 async def _handshake_hook(connection: Any, request: Request) -> Response | None:
     """Route through an override of :meth:`Protocol.process_request`, 0.2's hook."""
     answer = connection.process_request(request.path, request.headers)
-    return as_response(await answer if inspect.isawaitable(answer) else answer)
+    if inspect.isawaitable(answer):
+        answer = await connection._run_hook(answer)
+    return as_response(answer)
 
 
 def _after(first: ProcessRequest, route: ProcessRequest) -> ProcessRequest:
@@ -454,9 +555,9 @@ async def _then(
     request: Request,
 ) -> Response | None:
     """Await the answer of the ``process_request`` given to ``serve()``, then route."""
-    first = await response
+    first = await cast(Protocol, connection)._run_hook(response)
     if first is not None:
-        return first
+        return cast(Response, first)
     answer = route(connection, request)
     return await answer if isinstance(answer, Awaitable) else answer
 
@@ -477,10 +578,33 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
             # each time the handler does: no frame of ours runs per message.
             await asyncio.get_running_loop().create_task(handler)
     except ConnectionClosed:
-        logger.debug("connection closed in handler: %s", dispatch.path)
+        # Only the client's own disconnect is a quiet end: a ConnectionClosed
+        # while the client's connection is open came from another one, like
+        # an upstream WebSocket that the handler opened.
+        if ws.state is not OPEN:
+            logger.debug("connection closed in handler: %s", dispatch.path)
+            return
+        await _failed(ws, dispatch, "handler failed")
+    except asyncio.CancelledError:
+        if _cancelled():
+            raise
+        await _failed(ws, dispatch, "handler raised CancelledError")
     except Exception:
-        logger.error("handler failed: %s", dispatch.path, exc_info=True)
-        await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
+        await _failed(ws, dispatch, "handler failed")
+
+
+async def _failed(ws: Any, dispatch: Dispatch, message: str) -> None:
+    """Log a handler's error with its traceback; close the connection with 1011."""
+    logger.error("%s: %s", message, dispatch.path, exc_info=True)
+    await close_within(ws, CloseCode.INTERNAL_ERROR, "internal error")
+
+
+def _cancelled() -> bool:
+    """Whether the current task is being cancelled, by a shutdown for one."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    # Python 3.10 can't tell: every CancelledError counts as a cancellation.
+    return cancelling is None or cancelling() > 0
 
 
 async def _route(
@@ -502,22 +626,23 @@ async def _route(
     try:
         dispatch = router.dispatch(path)
         if dispatch.route.kind == "http":
-            await ws.close(NOT_FOUND, "not a WebSocket route")
+            await close_within(ws, NOT_FOUND, "not a WebSocket route")
             return None
         if await _check_options(ws, headers, dispatch) is None:
             return None
         response = await dispatch.process_request(headers)
     except RouteNotFound:
-        await ws.close(NOT_FOUND, "no route for this path")
+        await close_within(ws, NOT_FOUND, "no route for this path")
         return None
     except InvalidPath:
-        await ws.close(BAD_REQUEST, "bad request path")
+        await close_within(ws, BAD_REQUEST, "bad request path")
         return None
     except ViewFailed:
-        await ws.close(CloseCode.INTERNAL_ERROR, "internal error")
+        await close_within(ws, CloseCode.INTERNAL_ERROR, "internal error")
         return None
     if response is not None:
-        await ws.close(4000 + response.status_code, response.reason_phrase[:100])
+        code, reason = 4000 + response.status_code, response.reason_phrase[:100]
+        await close_within(ws, code, reason)
         return None
     return dispatch
 
@@ -525,7 +650,7 @@ async def _route(
 async def _check_options(ws: Any, headers: Any, dispatch: Dispatch) -> Dispatch | None:
     refused = options.refusal(ws, headers, dispatch.route.options)
     if refused is not None:
-        await ws.close(*refused)
+        await close_within(ws, *refused)
         return None
     dispatch.negotiated = True
     return dispatch

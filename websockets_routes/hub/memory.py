@@ -28,6 +28,7 @@ from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import broadcast
 from websockets.frames import CloseCode
 
+from ..closing import close_within
 from .envelope import Message
 from .history import (
     HistoryPolicy,
@@ -559,11 +560,7 @@ def _writable(
 async def _close_slow(connection: Connection) -> None:
     # close() waits for the write buffer to drain, which a client that doesn't
     # read never lets happen; abort the connection after close_timeout.
-    timeout = connection.close_timeout
-    try:
-        await asyncio.wait_for(connection.close(SLOW_CLOSE_CODE, "too slow"), timeout)
-    except asyncio.TimeoutError:
-        connection.transport.abort()
+    await close_within(connection, SLOW_CLOSE_CODE, "too slow")
 
 
 class Membership:

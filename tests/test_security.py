@@ -1,0 +1,108 @@
+"""Security: Origin per route, parameters as data, answers that echo nothing raw."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+
+from websockets_routes import Converter, RoutedPath, Router
+
+from support import status_of, url_of
+
+
+class SafeName(Converter):
+    """A file name: refuses ``..``, ``/``, ``\\`` and NUL, which the README shows."""
+
+    def to_python(self, value: str) -> str:
+        if value in (".", "..") or any(c in value for c in "/\\\x00"):
+            raise ValueError(f"unsafe name: {value!r}")
+        return value
+
+
+def make_router() -> Router:
+    router = Router(converters={"name": SafeName()})
+
+    async def answer(ws: Any, path: RoutedPath) -> None:
+        await ws.send(repr(path.params))
+
+    router.route("/private", origins=["https://app.example"])(answer)
+    router.route("/public")(answer)
+    router.route("/files/{name:name}")(answer)
+    router.route("/raw/{rest:path}")(answer)
+    return router
+
+
+async def test_forged_origin_refused_per_route() -> None:
+    """A route with origins refuses any other Origin with 403; others accept it."""
+    async with make_router().serve("127.0.0.1", 0) as server:
+        for origin in ("https://evil.example", "https://app.example.evil", "null"):
+            refusal = await status_of(url_of(server, "/private"), origin=origin)
+            assert refusal.response.status_code == 403
+        async with connect(url_of(server, "/private"), origin="https://app.example"):
+            pass
+        async with connect(url_of(server, "/public"), origin="https://evil.example"):
+            pass
+
+
+async def test_two_origin_headers_refused() -> None:
+    """A request with two Origin headers, one of them allowed, gets 403."""
+    request = (
+        b"GET /private HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\nOrigin: https://app.example\r\n"
+        b"Origin: https://evil.example\r\n\r\n"
+    )
+    async with make_router().serve("127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        assert (await reader.readline()).startswith(b"HTTP/1.1 403")
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/raw/..%2F..%2Fetc%2Fpasswd", "{'rest': '../../etc/passwd'}"),
+        ("/raw/a%00b", "{'rest': 'a\\x00b'}"),
+        ("/raw/%7B__import__('os')%7D", "{'rest': \"{__import__('os')}\"}"),
+    ],
+)
+async def test_parameters_are_data(path: str, expected: str) -> None:
+    """Decoded parameters reach the handler as strings, never interpreted."""
+    async with make_router().serve("127.0.0.1", 0) as server:
+        async with connect(url_of(server, path)) as ws:
+            assert await ws.recv() == expected
+
+
+@pytest.mark.parametrize(
+    "name", ["..", ".", "a%2Fb", "a%00b", "a%5Cb", "%2E%2E", "..%2F..%2Fx"]
+)
+async def test_safe_converter_refuses(name: str) -> None:
+    """A converter that refuses '..', '/', '\\' and NUL answers such names with 404."""
+    async with make_router().serve("127.0.0.1", 0) as server:
+        refusal = await status_of(url_of(server, f"/files/{name}"))
+        assert refusal.response.status_code == 404
+        async with connect(url_of(server, "/files/report.txt")) as ws:
+            assert await ws.recv() == "{'name': 'report.txt'}"
+
+
+async def test_refusals_escape_the_request(caplog: pytest.LogCaptureFixture) -> None:
+    """websockets' refusals quote a header escaped, even one that isn't UTF-8."""
+    async with make_router().serve("127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        for value in (b"<script>", b"\xc2\x80", b"\xff"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                b"GET /public HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: " + value + b"\r\n\r\n"
+            )
+            answer = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            assert answer.startswith(b"HTTP/1.1 400")
+            assert value not in answer and b"<" not in answer
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
