@@ -76,6 +76,8 @@ _DEFAULT = "[^/]+?"
 
 #: Checks one segment: returns the parameters it captures, or None.
 SegmentCheck = Callable[[str], "dict[str, str] | None"]
+#: Checks a path, split and whole: returns the parameters it captures, or None.
+Capture = Callable[[list[str], str], "dict[str, Any] | None"]
 
 
 @dataclasses.dataclass(eq=False)
@@ -112,8 +114,9 @@ class Route:
     def __post_init__(self, available: Mapping[str, Converter]) -> None:
         self._check()
         parsed, requirements, self.converters = parse_pattern(self.pattern, available)
-        self.definition = _define(self.pattern, parsed, requirements)
-        self.parts: list[str | dict[str, str]] = self.definition.routelist
+        definition = _define(self.pattern, parsed, requirements)
+        self._parsed, self._requirements = parsed, requirements
+        self.parts: list[str | dict[str, str]] = definition.routelist
         self.param_names = tuple(p["name"] for p in self.parts if isinstance(p, dict))
         for name in self.defaults:
             if name in self.param_names:
@@ -126,18 +129,19 @@ class Route:
         self.rank = 0
         self.shadowed = False
         self.plain = not self.converters and not self.defaults
-        plan = _Plan(self.pattern, self.parts, self.definition.reqs)
-        self.segments: tuple[tuple[int, str | SegmentCheck], ...] = plan.checks
+        plan = _Plan(self.pattern, self.parts, definition.reqs)
         self.count = plan.count
-        self.keys = plan.keys
-        self.split = plan.split
+        #: Where the route may be filed: RouteTable.add() empties it.
+        self.keys: Sequence[tuple[int, int, int | None, str]] = plan.keys
         if plan.eager:
             # A requirement may compile alone and not within Routes' regex.
             self.regex  # noqa: B018
-        if plan.whole and self.split is None:
-            self.split = self._regex_split
+        #: ``capture(segments, path)``: the raw parameters if the route
+        #: matches, else None. ``segments`` is the path split on "/", without
+        #: the empty first item; ``path`` has no query and no newline.
+        self.capture: Capture = plan.capture or self._regex_capture
 
-    def _regex_split(self, path: str) -> dict[str, Any] | None:
+    def _regex_capture(self, segments: list[str], path: str) -> dict[str, Any] | None:
         match = self.regex.match(path)
         return None if match is None else match.groupdict()
 
@@ -159,6 +163,16 @@ class Route:
             raise InvalidRoute(f"unknown route kind: {self.kind!r}")
         if len(self.pattern) >= _MAX_PREFIX:
             raise InvalidRoute(f"pattern too long: {self.pattern[:40]!r}")
+
+    @functools.cached_property
+    def definition(self) -> routes.route.Route:
+        """Routes' definition of the route, made again when first used.
+
+        The route does not keep the one made at registration: its dozen
+        objects per route would lengthen every full garbage collection.
+
+        """
+        return _define(self.pattern, self._parsed, self._requirements)
 
     @functools.cached_property
     def regex(self) -> re.Pattern[str]:
@@ -206,31 +220,6 @@ class Route:
                 except ValueError:
                     return None
         params.update(self.defaults)
-        return params
-
-    def capture(self, segments: Sequence[str], path: str) -> dict[str, Any] | None:
-        """The raw parameters if the route matches, else :obj:`None`.
-
-        ``segments`` is the path split on ``/``, without the empty first
-        item; ``path`` has no query string and no final newline.
-
-        """
-        if self.split is not None:
-            return self.split(path)
-        if len(segments) != self.count:
-            return None
-        params: dict[str, Any] = {}
-        # Static segments come first in self.segments: most candidates fail
-        # there, before a parameter is split.
-        for index, check in self.segments:
-            if check.__class__ is str:
-                if segments[index] != check:
-                    return None
-                continue
-            found = check(segments[index])  # type: ignore[operator]
-            if found is None:
-                return None
-            params.update(found)
         return params
 
 
@@ -327,7 +316,17 @@ class RouteTable:
         buckets: list[list[Route]] = []
         index = self._counts.get(len(segments))
         if index is not None:
-            index.probe(segments, buckets)
+            # _Index.probe(), inlined: this is the hot loop of a lookup.
+            for position, get in index.whole:
+                bucket = get(segments[position])
+                if bucket is not None:
+                    buckets.append(bucket)
+            for position, part, get in index.sliced:
+                bucket = get(segments[position][part])
+                if bucket is not None:
+                    buckets.append(bucket)
+            if index.wild:
+                buckets.append(index.wild)
         if self._long.size:
             self._long.probe(segments, buckets)
         if not buckets:
@@ -363,18 +362,27 @@ class RouteTable:
 class _Index:
     """Routes filed by one key each: a static segment, prefix or suffix.
 
-    Keys are ``(position, start, stop)``: the route is a candidate for
+    Keys are ``(position, start, stop, text)``: the route is a candidate for
     paths whose segment at ``position`` (negative: from the end), sliced
-    ``[start:stop]``, is the text the route was filed under. A whole
-    segment is ``(position, 0, None)``.
+    ``[start:stop]``, is ``text``. A whole segment is ``(position, 0, None)``.
+
+    Attributes:
+        whole: ``(position, get)`` per position of whole segments, where
+            ``get`` finds the bucket of a segment's text.
+        sliced: ``(position, slice, get)`` per prefix or suffix length.
+        wild: The routes with no key, in Routes' order.
+        size: How many routes are filed.
 
     """
 
-    __slots__ = ("keys", "size", "whole", "wild")
+    __slots__ = ("size", "sliced", "tables", "whole", "wild")
 
     def __init__(self) -> None:
-        self.whole: dict[int, dict[str, list[Route]]] = {}
-        self.keys: dict[tuple[int, int, int | None], dict[str, list[Route]]] = {}
+        self.tables: dict[tuple[int, int, int | None], dict[str, list[Route]]] = {}
+        self.whole: tuple[tuple[int, Callable[[str], list[Route] | None]], ...] = ()
+        self.sliced: tuple[
+            tuple[int, slice, Callable[[str], list[Route] | None]], ...
+        ] = ()
         self.wild: list[Route] = []
         self.size = 0
 
@@ -383,39 +391,40 @@ class _Index:
         best: tuple[int, int, int | None, str] | None = None
         smallest = 0
         for key in route.keys:
-            size = len(self._table(key, create=False).get(key[3], ()))
+            size = len(self.tables.get(key[:3], {}).get(key[3], ()))
             if best is None or size < smallest:
                 best, smallest = key, size
         if best is None:
             bucket = self.wild
         else:
-            bucket = self._table(best, create=True).setdefault(best[3], [])
+            if best[:3] not in self.tables:
+                self.tables[best[:3]] = {}
+                self._probes()
+            bucket = self.tables[best[:3]].setdefault(best[3], [])
         bisect.insort(bucket, route, key=_rank)
         self.size += 1
+        route.keys = ()
 
-    def _table(
-        self, key: tuple[int, int, int | None, str], *, create: bool
-    ) -> dict[str, list[Route]]:
-        position, start, stop, _ = key
-        if start == 0 and stop is None:
-            if create:
-                return self.whole.setdefault(position, {})
-            return self.whole.get(position, {})
-        if create:
-            return self.keys.setdefault((position, start, stop), {})
-        return self.keys.get((position, start, stop), {})
+    def _probes(self) -> None:
+        whole, sliced = [], []
+        for (position, start, stop), table in self.tables.items():
+            if start == 0 and stop is None:
+                whole.append((position, table.get))
+            else:
+                sliced.append((position, slice(start, stop), table.get))
+        self.whole, self.sliced = tuple(whole), tuple(sliced)
 
     def probe(self, segments: list[str], buckets: list[list[Route]]) -> None:
         """Append the buckets whose key the path's segments hold."""
         count = len(segments)
-        for position, table in self.whole.items():
+        for position, get in self.whole:
             if -count <= position < count:
-                bucket = table.get(segments[position])
+                bucket = get(segments[position])
                 if bucket is not None:
                     buckets.append(bucket)
-        for (position, start, stop), table in self.keys.items():
+        for position, part, get in self.sliced:
             if -count <= position < count:
-                bucket = table.get(segments[position][start:stop])
+                bucket = get(segments[position][part])
                 if bucket is not None:
                     buckets.append(bucket)
         if self.wild:
@@ -442,10 +451,9 @@ class _Plan:
         reqs: Mapping[str, str],
     ) -> None:
         self.pattern = pattern
-        self.checks: tuple[tuple[int, str | SegmentCheck], ...] = ()
         self.count = -1
         self.keys: list[tuple[int, int, int | None, str]] = []
-        self.split: Callable[[str], dict[str, Any] | None] | None = None
+        self.capture: Capture | None = None
         self.eager = False
         self.whole = False
         self.trees: dict[str, Any] = {}
@@ -494,13 +502,16 @@ class _Plan:
         params = [part for part in parts if isinstance(part, dict)]
         if slashes and len(params) == 1:
             # Routes would find the parameter's text with backtracking.
-            self.split = _around(parts, slashes[0], self.trees[slashes[0]])
+            split = _around(parts, slashes[0], self.trees[slashes[0]])
+            self.capture = lambda segments, path: split(path)
 
     def _by_segment(self) -> None:
         """Plan a route checked segment by segment, in linear time."""
         self.count = len(self.segments)
-        statics: list[tuple[int, str | SegmentCheck]] = []
-        others: list[tuple[int, str | SegmentCheck]] = []
+        statics: list[tuple[int, str]] = []
+        lones: list[tuple[int, str]] = []
+        affixes: list[tuple[int, str, str, str]] = []
+        others: list[tuple[int, SegmentCheck]] = []
         prefixes: list[tuple[int, int, int | None, str]] = []
         suffixes: list[tuple[int, int, int | None, str]] = []
         for index, segment in enumerate(self.segments):
@@ -515,16 +526,20 @@ class _Plan:
                 prefixes.append((index, 0, len(pre), pre))
             if suf:
                 suffixes.append((index, -len(suf), None, suf))
-            others.append((index, self._check(segment)))
+            params = [item for item in segment if isinstance(item, dict)]
+            if len(params) > 1 or params[0]["name"] in self.trees:
+                others.append((index, self._check(segment)))
+            elif len(segment) == 1:
+                lones.append((index, params[0]["name"]))
+            else:
+                affixes.append((index, pre, params[0]["name"], suf))
         self.keys += prefixes + suffixes
-        self.checks = tuple(statics) + tuple(others)
+        self.capture = _capture(statics, lones, affixes, others)
 
     def _check(self, segment: list[str | dict[str, str]]) -> SegmentCheck:
         params = [item for item in segment if isinstance(item, dict)]
         names = [item["name"] for item in params]
         if not any(name in self.trees for name in names):
-            if len(segment) == 1:
-                return functools.partial(_lone, names[0])
             return _splitter(segment)
         if len(params) == 1:
             return _single(segment, _compiled(self.trees, names[0]))
@@ -592,9 +607,74 @@ def _segments(
     return segments[1:]
 
 
-def _lone(name: str, segment: str) -> dict[str, str] | None:
-    """A segment that is one parameter: Routes' ``[^/]+?`` takes it whole."""
-    return {name: segment} if segment else None
+def _capture(
+    statics: list[tuple[int, str]],
+    lones: list[tuple[int, str]],
+    affixes: list[tuple[int, str, str, str]],
+    others: list[tuple[int, SegmentCheck]],
+) -> Capture:
+    """Check a path segment by segment: static text, lone parameters, the rest.
+
+    ``affixes`` are segments of one parameter between a static prefix and
+    suffix, ``(index, prefix, name, suffix)``.
+
+    Static segments are compared first, where most candidates fail. The
+    check is a function written for the route's layout (which segments are
+    static, which are parameters), as werkzeug does: a generic loop costs
+    three times as much. Routes of the same layout share its code.
+
+    """
+    layout = (
+        tuple(i for i, _ in statics),
+        tuple(lones),
+        tuple((i, len(pre), name, len(suf)) for i, pre, name, suf in affixes),
+        tuple(i for i, _ in others),
+    )
+    arguments: list[Any] = [text for _, text in statics]
+    arguments += [text for _, pre, _, suf in affixes for text in (pre, suf)]
+    arguments += [check for _, check in others]
+    return _factory(layout)(*arguments)
+
+
+@functools.lru_cache(maxsize=1024)
+def _factory(layout: tuple[tuple[Any, ...], ...]) -> Callable[..., Capture]:
+    """Write the function that makes checks for routes of one layout."""
+    statics, lones, affixes, others = layout
+    texts = [f"t{n}" for n in range(len(statics))]
+    texts += [f"{x}{n}" for n in range(len(affixes)) for x in "ab"]
+    checks = [f"c{n}" for n in range(len(others))]
+    lines = [f"def factory({', '.join(texts + checks)}):"]
+    lines.append("    def capture(segments, path):")
+    if statics:
+        test = " or ".join(f"segments[{i}] != t{n}" for n, i in enumerate(statics))
+        lines += [f"        if {test}:", "            return None"]
+    for n, (i, _) in enumerate(lones):
+        lines.append(f"        v{n} = segments[{i}]")
+    if lones:
+        test = " or ".join(f"not v{n}" for n in range(len(lones)))
+        lines += [f"        if {test}:", "            return None"]
+    for n, (i, start, _, end) in enumerate(affixes):
+        lines.append(f"        s{n} = segments[{i}]")
+        test = f"len(s{n}) <= {start + end} or not s{n}.startswith(a{n})"
+        test += f" or not s{n}.endswith(b{n})" if end else ""
+        stop = f"len(s{n}) - {end}" if end else ""
+        lines += [f"        if {test}:", "            return None"]
+        lines.append(f"        w{n} = s{n}[{start}:{stop}]")
+    for n, i in enumerate(others):
+        lines.append(f"        p{n} = c{n}(segments[{i}])")
+        lines += [f"        if p{n} is None:", "            return None"]
+    items = ", ".join(
+        [f"{name!r}: v{n}" for n, (_, name) in enumerate(lones)]
+        + [f"{name!r}: w{n}" for n, (_, _, name, _) in enumerate(affixes)]
+    )
+    lines.append(f"        params = {{{items}}}")
+    lines += [f"        params.update(p{n})" for n in range(len(others))]
+    lines += ["        return params", "    return capture"]
+    namespace: dict[str, Any] = {}
+    # The source is built from integers and repr() of identifiers only.
+    exec("\n".join(lines), namespace)
+    factory: Callable[..., Capture] = namespace["factory"]
+    return factory
 
 
 def _splitter(segment: list[str | dict[str, str]]) -> SegmentCheck:
@@ -622,6 +702,8 @@ def _splitter(segment: list[str | dict[str, str]]) -> SegmentCheck:
     assert isinstance(pre, str) and isinstance(suf, str)
     last = len(names) - 1
     shortest = len(pre) + len(suf) + len(names) + sum(map(len, seps))
+    if not seps:
+        return _single_default(pre, names[0], suf)
 
     def split(text: str) -> dict[str, str] | None:
         if len(text) < shortest or not text.startswith(pre) or not text.endswith(suf):
@@ -647,6 +729,18 @@ def _splitter(segment: list[str | dict[str, str]]) -> SegmentCheck:
         return params
 
     return split
+
+
+def _single_default(pre: str, name: str, suf: str) -> SegmentCheck:
+    """Check a segment of text around one parameter without a requirement."""
+    start, shortest = len(pre), len(pre) + len(suf) + 1
+
+    def check(text: str) -> dict[str, str] | None:
+        if len(text) < shortest or not text.startswith(pre) or not text.endswith(suf):
+            return None
+        return {name: text[start : len(text) - len(suf)]}
+
+    return check
 
 
 def _single(
