@@ -94,6 +94,12 @@ def _werkzeug(shape: Shape, n: int) -> dict[str, Callable[[str], object]]:
     return {"werkzeug MapAdapter.match (prebound)": prebound}
 
 
+def _calls(call: Callable[[], object], most: int) -> int:
+    """How many calls take about 2 ms, at least 3 and at most ``most``."""
+    call()
+    return max(3, min(most, int(2e6 / max(cpu_ns(call, 3), 1.0))))
+
+
 def measure(name: str, shape: Shape, n: int, quick: bool) -> list[Row]:
     """Rows for one shape at n routes: every subject on every probe."""
     rows = []
@@ -101,12 +107,16 @@ def measure(name: str, shape: Shape, n: int, quick: bool) -> list[Row]:
     lookups = subjects(shape, n)
     for case, path in probes(shape, n).items():
         times: dict[str, list[float]] = {subject: [] for subject in lookups}
+        # As many calls as take about 2 ms: routes.Mapper and werkzeug take
+        # up to milliseconds per lookup on some shapes.
+        counts = {
+            subject: _calls(functools.partial(lookup, path), number)
+            for subject, lookup in lookups.items()
+        }
         for _ in range(rounds):
             for subject, lookup in lookups.items():
-                # routes.Mapper takes up to milliseconds: fewer calls.
-                count = max(number * 20 // n, 3) if "Mapper" in subject else number
                 call = functools.partial(lookup, path)
-                times[subject].append(cpu_ns(call, count))
+                times[subject].append(cpu_ns(call, counts[subject]))
         ours = times[OURS]
         for subject, values in times.items():
             pairs = zip(values, ours, strict=True)

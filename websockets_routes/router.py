@@ -36,7 +36,7 @@ from .exceptions import (
     ViewFailed,
 )
 from .options import UNSET
-from .path import RoutedPath
+from .path import RoutedPath, routed_path
 from .table import Route, RouteTable
 from .views import (
     RedirectView,
@@ -517,7 +517,7 @@ class BaseRouter:
         if found is None:
             return None
         route, params = found
-        return RoutedPath(path, params, route.name)
+        return routed_path(path, params, route.name)
 
     def resolve(self, path: str) -> Dispatch | None:
         """Match a request path and open its view for one connection.

@@ -52,7 +52,7 @@ from typing import Any
 
 import routes.route
 
-from .converters import DEFAULT_CONVERTERS, Converter
+from .converters import DEFAULT_CONVERTERS, Converter, PathConverter
 from .exceptions import InvalidPath, InvalidRoute
 
 try:  # Python >= 3.11
@@ -73,6 +73,8 @@ _MAX_PREFIX = 1 << 20
 
 # The regex Routes gives a parameter without a requirement.
 _DEFAULT = "[^/]+?"
+# A stand-in for a regex that any text matches.
+_ANYTHING = re.compile("")
 
 #: Checks one segment: returns the parameters it captures, or None.
 SegmentCheck = Callable[[str], "dict[str, str] | None"]
@@ -128,17 +130,23 @@ class Route:
         # a parametrised route is tried before this static one.
         self.rank = 0
         self.shadowed = False
-        self.plain = not self.converters and not self.defaults
+        # {rest:path} keeps its text: only converters that change it count.
+        self._converting = {
+            key: converter
+            for key, converter in self.converters.items()
+            if type(converter).to_python is not Converter.to_python
+        }
+        self.plain = not self._converting and not self.defaults
         plan = _Plan(self.pattern, self.parts, definition.reqs)
         self.count = plan.count
         #: Where the route may be filed: RouteTable.add() empties it.
-        self.keys: Sequence[tuple[int, int, int | None, str]] = plan.keys
+        self.keys: Sequence[Key] = plan.keys
         if plan.eager:
             # A requirement may compile alone and not within Routes' regex.
             self.regex  # noqa: B018
         #: ``capture(segments, path)``: the raw parameters if the route
-        #: matches, else None. ``segments`` is the path split on "/", without
-        #: the empty first item; ``path`` has no query and no newline.
+        #: matches, else None. ``segments`` is ``path.split("/")``, whose
+        #: first item is ""; ``path`` has no query and no newline.
         self.capture: Capture = plan.capture or self._regex_capture
 
     def _regex_capture(self, segments: list[str], path: str) -> dict[str, Any] | None:
@@ -212,7 +220,7 @@ class Route:
                 params[key] = _unquote(value)
         if self.plain:
             return params
-        for key, converter in self.converters.items():
+        for key, converter in self._converting.items():
             value = params[key]
             if value is not None:
                 try:
@@ -297,6 +305,8 @@ class RouteTable:
             # Routes' "$" also matches before a final newline; no HTTP request
             # line holds one, so exactness matters more than speed here.
             return self._scan(path)
+        if path[:1] != "/":
+            return None
         static = self._static.get(path)
         if static is not None and not static.shadowed:
             return static, dict(static.defaults)
@@ -311,10 +321,10 @@ class RouteTable:
         self, path: str, static: Route | None
     ) -> tuple[Route, dict[str, Any]] | None:
         """Try the parametrised candidates, in order, up to a static route."""
+        # segments[0] is the "" before the leading slash: positions count it.
         segments = path.split("/")
-        del segments[0]
         buckets: list[list[Route]] = []
-        index = self._counts.get(len(segments))
+        index = self._counts.get(len(segments) - 1)
         if index is not None:
             # _Index.probe(), inlined: this is the hot loop of a lookup.
             for position, get in index.whole:
@@ -323,6 +333,10 @@ class RouteTable:
                     buckets.append(bucket)
             for position, part, get in index.sliced:
                 bucket = get(segments[position][part])
+                if bucket is not None:
+                    buckets.append(bucket)
+            for position, char, kind, get in index.bounded:
+                bucket = _bounded(segments[position], char, kind, get)
                 if bucket is not None:
                     buckets.append(bucket)
             if index.wild:
@@ -359,36 +373,50 @@ class RouteTable:
         return None
 
 
+Key = tuple[int, int, Any, str]
+"""Where a route may be filed: ``(position, kind, argument, text)``.
+
+The route is a candidate for paths whose segment at ``position`` (negative:
+counted from the end) gives ``text``: whole (kind 0); sliced by ``argument``,
+a ``(start, stop)`` pair (kind 1); up to and including the first
+``argument`` character (kind 2: a static prefix that ends with a character
+found nowhere else in it, such as ``item42-``); from the last ``argument``
+character (kind 3: a static suffix such as ``.json``).
+
+"""
+
+
 class _Index:
     """Routes filed by one key each: a static segment, prefix or suffix.
-
-    Keys are ``(position, start, stop, text)``: the route is a candidate for
-    paths whose segment at ``position`` (negative: from the end), sliced
-    ``[start:stop]``, is ``text``. A whole segment is ``(position, 0, None)``.
 
     Attributes:
         whole: ``(position, get)`` per position of whole segments, where
             ``get`` finds the bucket of a segment's text.
         sliced: ``(position, slice, get)`` per prefix or suffix length.
+        bounded: ``(position, character, kind, get)`` per prefix (kind 2)
+            or suffix (kind 3) that ends or starts with ``character``.
         wild: The routes with no key, in Routes' order.
         size: How many routes are filed.
 
     """
 
-    __slots__ = ("size", "sliced", "tables", "whole", "wild")
+    __slots__ = ("bounded", "size", "sliced", "tables", "whole", "wild")
 
     def __init__(self) -> None:
-        self.tables: dict[tuple[int, int, int | None], dict[str, list[Route]]] = {}
+        self.tables: dict[tuple[int, int, Any], dict[str, list[Route]]] = {}
         self.whole: tuple[tuple[int, Callable[[str], list[Route] | None]], ...] = ()
         self.sliced: tuple[
             tuple[int, slice, Callable[[str], list[Route] | None]], ...
+        ] = ()
+        self.bounded: tuple[
+            tuple[int, str, int, Callable[[str], list[Route] | None]], ...
         ] = ()
         self.wild: list[Route] = []
         self.size = 0
 
     def add(self, route: Route) -> None:
         """File a route under its least crowded key, in Routes' order."""
-        best: tuple[int, int, int | None, str] | None = None
+        best: Key | None = None
         smallest = 0
         for key in route.keys:
             size = len(self.tables.get(key[:3], {}).get(key[3], ()))
@@ -406,13 +434,19 @@ class _Index:
         route.keys = ()
 
     def _probes(self) -> None:
-        whole, sliced = [], []
-        for (position, start, stop), table in self.tables.items():
-            if start == 0 and stop is None:
+        whole, sliced, bounded = [], [], []
+        for (position, kind, argument), table in self.tables.items():
+            if kind == 0:
                 whole.append((position, table.get))
+            elif kind == 1:
+                sliced.append((position, slice(*argument), table.get))
             else:
-                sliced.append((position, slice(start, stop), table.get))
-        self.whole, self.sliced = tuple(whole), tuple(sliced)
+                bounded.append((position, argument, kind, table.get))
+        self.whole, self.sliced, self.bounded = (
+            tuple(whole),
+            tuple(sliced),
+            tuple(bounded),
+        )
 
     def probe(self, segments: list[str], buckets: list[list[Route]]) -> None:
         """Append the buckets whose key the path's segments hold."""
@@ -427,8 +461,24 @@ class _Index:
                 bucket = get(segments[position][part])
                 if bucket is not None:
                     buckets.append(bucket)
+        for position, char, kind, get in self.bounded:
+            if -count <= position < count:
+                bucket = _bounded(segments[position], char, kind, get)
+                if bucket is not None:
+                    buckets.append(bucket)
         if self.wild:
             buckets.append(self.wild)
+
+
+def _bounded(
+    segment: str, char: str, kind: int, get: Callable[[str], list[Route] | None]
+) -> list[Route] | None:
+    """The bucket of a segment's text up to its first, or from its last, char."""
+    if kind == 2:
+        end = segment.find(char)
+        return None if end < 0 else get(segment[: end + 1])
+    start = segment.rfind(char)
+    return None if start < 0 else get(segment[start:])
 
 
 class _Plan:
@@ -452,7 +502,7 @@ class _Plan:
     ) -> None:
         self.pattern = pattern
         self.count = -1
-        self.keys: list[tuple[int, int, int | None, str]] = []
+        self.keys: list[Key] = []
         self.capture: Capture | None = None
         self.eager = False
         self.whole = False
@@ -495,15 +545,22 @@ class _Plan:
             if index == fixed:
                 continue
             if all(isinstance(item, str) for item in segment):
-                position = index if index < fixed else index - len(self.segments)
+                # Positions index path.split("/"), whose first item is "".
+                position = index + 1 if index < fixed else index - len(self.segments)
                 self.keys.insert(0, (position, 0, None, "".join(map(str, segment))))
         if fixed == len(self.segments):
             self.count = fixed
+        elif any(sum(isinstance(i, dict) for i in s) > 1 for s in self.segments):
+            # Routes' regex for /{rest:path}.{ext} tries every dot of the last
+            # segment, and scans the rest of the segment for each.
+            raise InvalidRoute(
+                "with a parameter that matches /, a segment may hold one "
+                f"parameter only (matching could take quadratic time): {self.pattern!r}"
+            )
         params = [part for part in parts if isinstance(part, dict)]
         if slashes and len(params) == 1:
             # Routes would find the parameter's text with backtracking.
-            split = _around(parts, slashes[0], self.trees[slashes[0]])
-            self.capture = lambda segments, path: split(path)
+            self.capture = _around(parts, slashes[0], self.trees[slashes[0]])
 
     def _by_segment(self) -> None:
         """Plan a route checked segment by segment, in linear time."""
@@ -512,9 +569,10 @@ class _Plan:
         lones: list[tuple[int, str]] = []
         affixes: list[tuple[int, str, str, str]] = []
         others: list[tuple[int, SegmentCheck]] = []
-        prefixes: list[tuple[int, int, int | None, str]] = []
-        suffixes: list[tuple[int, int, int | None, str]] = []
-        for index, segment in enumerate(self.segments):
+        prefixes: list[Key] = []
+        suffixes: list[Key] = []
+        # Positions index path.split("/"), whose first item is "".
+        for index, segment in enumerate(self.segments, 1):
             if all(isinstance(item, str) for item in segment):
                 text = "".join(map(str, segment))
                 statics.append((index, text))
@@ -523,9 +581,15 @@ class _Plan:
             pre = segment[0] if isinstance(segment[0], str) else ""
             suf = segment[-1] if isinstance(segment[-1], str) else ""
             if pre:
-                prefixes.append((index, 0, len(pre), pre))
+                if pre[-1] in pre[:-1]:
+                    prefixes.append((index, 1, (0, len(pre)), pre))
+                else:
+                    prefixes.append((index, 2, pre[-1], pre))
             if suf:
-                suffixes.append((index, -len(suf), None, suf))
+                if suf[0] in suf[1:]:
+                    suffixes.append((index, 1, (-len(suf), None), suf))
+                else:
+                    suffixes.append((index, 3, suf[0], suf))
             params = [item for item in segment if isinstance(item, dict)]
             if len(params) > 1 or params[0]["name"] in self.trees:
                 others.append((index, self._check(segment)))
@@ -771,23 +835,28 @@ def _fragment(regex: re.Pattern[str]) -> SegmentCheck:
     return check
 
 
-def _around(
-    parts: Sequence[str | dict[str, str]], name: str, tree: Any
-) -> Callable[[str], dict[str, Any] | None]:
+def _around(parts: Sequence[str | dict[str, str]], name: str, tree: Any) -> Capture:
     """Check a route whose one parameter matches "/": the text around it is fixed."""
     index = next(i for i, part in enumerate(parts) if isinstance(part, dict))
     pre = "".join(map(str, parts[:index]))
     suf = "".join(map(str, parts[index + 1 :]))
     regex = _compiled({name: tree}, name)
     shortest = len(pre) + len(suf)
+    if regex.pattern == PathConverter.regex:
+        # ".+?" matches any text but an empty one or one with a newline,
+        # and paths with a newline are not checked here.
+        shortest += 1
+        regex = _ANYTHING
 
-    def split(path: str) -> dict[str, Any] | None:
+    def capture(segments: list[str], path: str) -> dict[str, Any] | None:
         if len(path) < shortest or not path.startswith(pre) or not path.endswith(suf):
             return None
         value = path[len(pre) : len(path) - len(suf)]
-        return {name: value} if regex.fullmatch(value) else None
+        if regex is not _ANYTHING and not regex.fullmatch(value):
+            return None
+        return {name: value}
 
-    return split
+    return capture
 
 
 # Requirements: parsed once, checked for the atoms they may match and for
