@@ -141,8 +141,9 @@ class Route:
         self.count = plan.count
         #: Where the route may be filed: RouteTable.add() empties it.
         self.keys: Sequence[Key] = plan.keys
-        if plan.eager:
-            # A requirement may compile alone and not within Routes' regex.
+        if plan.eager or (plan.whole and plan.capture is None):
+            # A requirement may compile alone and not within Routes' regex;
+            # a route checked by the regex needs it anyway.
             self.regex  # noqa: B018
         #: ``capture(segments, path)``: the raw parameters if the route
         #: matches, else None. ``segments`` is ``path.split("/")``, whose
@@ -190,13 +191,14 @@ class Route:
         halves the cost of registration.
 
         """
+        definition = _define(self.pattern, self._parsed, self._requirements)
         try:
-            self.definition.makeregexp([])
+            definition.makeregexp([])
         except re.error as exc:
             raise InvalidRoute(
                 f"invalid regex in pattern {self.pattern!r}: {exc}"
             ) from exc
-        regex: re.Pattern[str] = self.definition.regmatch
+        regex: re.Pattern[str] = definition.regmatch
         return regex
 
     def params(self, match: re.Match[str]) -> dict[str, Any] | None:
@@ -533,7 +535,7 @@ class _Plan:
 
     def _whole(self, parts: Sequence[str | dict[str, str]], slashes: list[str]) -> None:
         """Plan a route checked as a whole: it has a parameter that matches /."""
-        self.eager = self.whole = True
+        self.whole = True
         fixed = len(self.segments)
         for index, segment in enumerate(self.segments):
             if any(
