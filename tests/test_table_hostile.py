@@ -71,6 +71,7 @@ def test_long_paths_match_in_linear_time(
         (r"/a/{x}-{y}-{z:\d+}", "more than one parameter of a segment"),
         (r"/a/{x:.*}/{y:.*}", "more than one parameter may match /"),
         (r"/a/{rest:path}.{ext}", "with a parameter that matches /"),
+        (r"/a/{x}-{y}/{rest:path}", "more than one parameter of a segment"),
     ],
 )
 def test_backtracking_requirements_are_refused(pattern: str, message: str) -> None:
@@ -90,6 +91,7 @@ def test_backtracking_requirements_are_refused(pattern: str, message: str) -> No
         r"/a/{x:[0-9a-f]{8}}",
         "/a/{x}-{y}-{z}",
         "/a/{v}/{rest:path}/{name}",
+        "/a/{i:int}.{f:float}/{rest:path}",
         "/a/{id:uuid}/{when:float}",
     ],
 )

@@ -552,17 +552,27 @@ class _Plan:
                 self.keys.insert(0, (position, 0, None, "".join(map(str, segment))))
         if fixed == len(self.segments):
             self.count = fixed
-        elif any(sum(isinstance(i, dict) for i in s) > 1 for s in self.segments):
-            # Routes' regex for /{rest:path}.{ext} tries every dot of the last
-            # segment, and scans the rest of the segment for each.
-            raise InvalidRoute(
-                "with a parameter that matches /, a segment may hold one "
-                f"parameter only (matching could take quadratic time): {self.pattern!r}"
-            )
+        else:
+            self._check_segments(fixed)
         params = [part for part in parts if isinstance(part, dict)]
         if slashes and len(params) == 1:
             # Routes would find the parameter's text with backtracking.
             self.capture = _around(parts, slashes[0], self.trees[slashes[0]])
+
+    def _check_segments(self, fixed: int) -> None:
+        """Refuse what makes Routes' regex slow on a route with a / parameter."""
+        for index, segment in enumerate(self.segments):
+            if sum(isinstance(item, dict) for item in segment) < 2:
+                continue
+            if index == fixed:
+                # Routes' regex for /{rest:path}.{ext} tries every dot of the
+                # last segment, and scans the rest of the segment for each.
+                raise InvalidRoute(
+                    "with a parameter that matches /, a segment may hold one "
+                    "parameter only (matching could take quadratic time): "
+                    f"{self.pattern!r}"
+                )
+            self._check_ambiguity(segment)
 
     def _by_segment(self) -> None:
         """Plan a route checked segment by segment, in linear time."""
@@ -642,10 +652,9 @@ class _Plan:
                 loose += 1
         if loose > 1:
             raise InvalidRoute(
-                "more than one parameter of a segment may match its text, and "
-                "one of them has a requirement: matching could take quadratic "
-                f"time; use a requirement that excludes the separators: "
-                f"{self.pattern!r}"
+                "more than one parameter of a segment may match its text "
+                "(matching could take quadratic time); use requirements that "
+                f"exclude the separators: {self.pattern!r}"
             )
 
 
