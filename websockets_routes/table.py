@@ -310,14 +310,12 @@ class RouteTable:
         if path[:1] != "/":
             return None
         static = self._static.get(path)
-        if static is not None and not static.shadowed:
-            return static, dict(static.defaults)
-        found = self._search(path, static)
-        if found is not None:
-            return found
-        if static is not None:
-            return static, dict(static.defaults)
-        return None
+        if static is None:
+            return self._search(path, None)
+        # A shadowed static route lost to a route tried before it, for this
+        # very path, when it was added.
+        found = self._search(path, static) if static.shadowed else None
+        return found or (static, dict(static.defaults))
 
     def _search(
         self, path: str, static: Route | None
@@ -451,21 +449,16 @@ class _Index:
         )
 
     def probe(self, segments: list[str], buckets: list[list[Route]]) -> None:
-        """Append the buckets whose key the path's segments hold."""
+        """Append the buckets whose key the path's segments hold.
+
+        Routes whose segment count varies are filed under whole segments
+        only: only whole keys are probed, as far as the path reaches.
+
+        """
         count = len(segments)
         for position, get in self.whole:
             if -count <= position < count:
                 bucket = get(segments[position])
-                if bucket is not None:
-                    buckets.append(bucket)
-        for position, part, get in self.sliced:
-            if -count <= position < count:
-                bucket = get(segments[position][part])
-                if bucket is not None:
-                    buckets.append(bucket)
-        for position, char, kind, get in self.bounded:
-            if -count <= position < count:
-                bucket = _bounded(segments[position], char, kind, get)
                 if bucket is not None:
                     buckets.append(bucket)
         if self.wild:
@@ -487,11 +480,11 @@ class _Plan:
     """How a route is checked and where it is filed, from its parts.
 
     Attributes:
-        checks: ``(index, check)`` per segment that is not a lone default
-            parameter: static text to compare, or a function of the segment.
+        capture: The route's check (see :attr:`Route.capture`), or
+            :obj:`None` for a route that Routes' regex checks.
         count: The number of segments, or -1 when a parameter matches ``/``.
-        keys: ``(position, start, stop, text)``: where the route may be filed.
-        split: For a route checked as a whole, a function of the path.
+        keys: The keys (see :data:`Key`) the route may be filed under.
+        whole: Whether the route is checked as a whole, not by segment.
         eager: Whether Routes' regex must be compiled now, to raise errors.
 
     """
@@ -777,8 +770,6 @@ def _splitter(segment: list[str | dict[str, str]]) -> SegmentCheck:
     assert isinstance(pre, str) and isinstance(suf, str)
     last = len(names) - 1
     shortest = len(pre) + len(suf) + len(names) + sum(map(len, seps))
-    if not seps:
-        return _single_default(pre, names[0], suf)
 
     def split(text: str) -> dict[str, str] | None:
         if len(text) < shortest or not text.startswith(pre) or not text.endswith(suf):
@@ -792,9 +783,8 @@ def _splitter(segment: list[str | dict[str, str]]) -> SegmentCheck:
             if found <= len(pre):
                 return None
             limit = limits[index] = found - 1
+        # limits[0] >= len(pre): the first parameter can start after pre.
         start = len(pre)
-        if start > limits[0]:
-            return None
         params = {}
         for index in range(last):
             found = text.find(seps[index], start + 1)
@@ -804,18 +794,6 @@ def _splitter(segment: list[str | dict[str, str]]) -> SegmentCheck:
         return params
 
     return split
-
-
-def _single_default(pre: str, name: str, suf: str) -> SegmentCheck:
-    """Check a segment of text around one parameter without a requirement."""
-    start, shortest = len(pre), len(pre) + len(suf) + 1
-
-    def check(text: str) -> dict[str, str] | None:
-        if len(text) < shortest or not text.startswith(pre) or not text.endswith(suf):
-            return None
-        return {name: text[start : len(text) - len(suf)]}
-
-    return check
 
 
 def _single(
@@ -888,11 +866,12 @@ _NO_TEXT = {"AT", "ASSERT", "ASSERT_NOT"}
 
 
 def _requirement(pattern: str, requirement: str) -> Any:
-    """Parse a requirement; refuse one that can backtrack catastrophically."""
-    try:
-        tree = _parse(requirement)
-    except re.error as exc:
-        raise InvalidRoute(f"invalid regex in pattern {pattern!r}: {exc}") from exc
+    """Parse a requirement; refuse one that can backtrack catastrophically.
+
+    Routes compiled it already: an invalid one was refused then.
+
+    """
+    tree = _parse(requirement)
     if _risky(tree, repeated=False):
         raise InvalidRoute(
             "requirement can backtrack catastrophically (nested repetition, "
@@ -991,7 +970,7 @@ def _in(items: Any, char: str) -> bool:
         elif name == "CATEGORY":
             regex = _CATEGORIES.get(str(value))
             found = found or regex is None or re.match(regex, char) is not None
-        else:
+        else:  # pragma: no cover - other items are the compiler's, not the parser's
             found = True
     return found != negate
 
@@ -1034,15 +1013,17 @@ def parse_pattern(
             if name in names:
                 raise InvalidRoute(f"duplicate parameter in pattern: {pattern!r}")
             names.add(name)
+            # Routes names {.format} "format": so do its requirements.
+            key = name.lstrip(".")
             if colon and spec in converters:
-                used[name] = converters[spec]
-                requirements[name] = converters[spec].regex
+                used[key] = converters[spec]
+                requirements[key] = converters[spec].regex
             elif colon and spec.isidentifier():
                 raise InvalidRoute(
                     f"unknown converter in pattern {pattern!r}: {spec!r}"
                 )
             elif colon:
-                requirements[name] = spec
+                requirements[key] = spec
             out.append("{" + name + "}")
             index = end + 1
         elif char in "?#":
