@@ -254,7 +254,7 @@ class RouteTable:
         self._counts: dict[int, _Index] = {}
         # Routes with a parameter that matches "/": their segment count
         # varies, so they are filed by position from the start or the end.
-        self._long = _Index()
+        self._long = _Index(counted=False)
         self._ordered: list[Route] | None = None
 
     def __iter__(self) -> Iterator[Route]:
@@ -323,26 +323,12 @@ class RouteTable:
         """Try the parametrised candidates, in order, up to a static route."""
         # segments[0] is the "" before the leading slash: positions count it.
         segments = path.split("/")
-        buckets: list[list[Route]] = []
         index = self._counts.get(len(segments) - 1)
+        buckets: list[list[Route]] = []
         if index is not None:
-            # _Index.probe(), inlined: this is the hot loop of a lookup.
-            for position, get in index.whole:
-                bucket = get(segments[position])
-                if bucket is not None:
-                    buckets.append(bucket)
-            for position, part, get in index.sliced:
-                bucket = get(segments[position][part])
-                if bucket is not None:
-                    buckets.append(bucket)
-            for position, char, kind, get in index.bounded:
-                bucket = _bounded(segments[position], char, kind, get)
-                if bucket is not None:
-                    buckets.append(bucket)
-            if index.wild:
-                buckets.append(index.wild)
+            index.find(segments, buckets)
         if self._long.size:
-            self._long.probe(segments, buckets)
+            self._long.find(segments, buckets)
         if not buckets:
             return None
         candidates: Iterator[Route] | list[Route]
@@ -390,29 +376,25 @@ class _Index:
     """Routes filed by one key each: a static segment, prefix or suffix.
 
     Attributes:
+        tables: The buckets of each ``(position, kind, argument)``, by text.
+        find: A function of a path's segments: the buckets for its keys,
+            for an index of routes with as many segments as the path.
         whole: ``(position, get)`` per position of whole segments, where
-            ``get`` finds the bucket of a segment's text.
-        sliced: ``(position, slice, get)`` per prefix or suffix length.
-        bounded: ``(position, character, kind, get)`` per prefix (kind 2)
-            or suffix (kind 3) that ends or starts with ``character``.
+            ``get`` finds the bucket of a segment's text: what
+            :meth:`probe` tries, for routes whose segment count varies.
         wild: The routes with no key, in Routes' order.
         size: How many routes are filed.
 
     """
 
-    __slots__ = ("bounded", "size", "sliced", "tables", "whole", "wild")
+    __slots__ = ("counted", "find", "size", "tables", "wild")
 
-    def __init__(self) -> None:
+    def __init__(self, *, counted: bool = True) -> None:
+        self.counted = counted
         self.tables: dict[tuple[int, int, Any], dict[str, list[Route]]] = {}
-        self.whole: tuple[tuple[int, Callable[[str], list[Route] | None]], ...] = ()
-        self.sliced: tuple[
-            tuple[int, slice, Callable[[str], list[Route] | None]], ...
-        ] = ()
-        self.bounded: tuple[
-            tuple[int, str, int, Callable[[str], list[Route] | None]], ...
-        ] = ()
         self.wild: list[Route] = []
         self.size = 0
+        self.find = self._write_find()
 
     def add(self, route: Route) -> None:
         """File a route under its least crowded key, in Routes' order."""
@@ -427,53 +409,57 @@ class _Index:
         else:
             if best[:3] not in self.tables:
                 self.tables[best[:3]] = {}
-                self._probes()
+                self.find = self._write_find()
             bucket = self.tables[best[:3]].setdefault(best[3], [])
         bisect.insort(bucket, route, key=_rank)
         self.size += 1
         route.keys = ()
 
-    def _probes(self) -> None:
-        whole, sliced, bounded = [], [], []
-        for (position, kind, argument), table in self.tables.items():
-            if kind == 0:
-                whole.append((position, table.get))
-            elif kind == 1:
-                sliced.append((position, slice(*argument), table.get))
-            else:
-                bounded.append((position, argument, kind, table.get))
-        self.whole, self.sliced, self.bounded = (
-            tuple(whole),
-            tuple(sliced),
-            tuple(bounded),
-        )
+    def _write_find(self) -> Callable[[list[str], list[list[Route]]], None]:
+        """Write find(segments, found): append the buckets of a path's keys.
 
-    def probe(self, segments: list[str], buckets: list[list[Route]]) -> None:
-        """Append the buckets whose key the path's segments hold.
-
-        Routes whose segment count varies are filed under whole segments
-        only: only whole keys are probed, as far as the path reaches.
+        A loop over the keys costs twice as much as straight code, which
+        is written again whenever a key appears (a few times per table).
+        For routes whose segment count varies, a key is only tried when
+        the path has a segment at its position.
 
         """
-        count = len(segments)
-        for position, get in self.whole:
-            if -count <= position < count:
-                bucket = get(segments[position])
-                if bucket is not None:
-                    buckets.append(bucket)
-        if self.wild:
-            buckets.append(self.wild)
+        namespace: dict[str, Any] = {"wild": self.wild}
+        lines = ["def find(segments, found):"]
+        for n, (position, kind, argument) in enumerate(self.tables):
+            namespace[f"g{n}"] = self.tables[position, kind, argument].get
+            pad = "    "
+            if not self.counted:
+                reach = position + 1 if position >= 0 else -position
+                lines.append(f"    if len(segments) >= {reach}:")
+                pad = "        "
+            lines += [pad + line for line in _probe(n, position, kind, argument)]
+        lines += ["    if wild:", "        found.append(wild)"]
+        # The source holds integers and repr() of strings only.
+        exec("\n".join(lines), namespace)
+        find: Callable[[list[str], list[list[Route]]], None] = namespace["find"]
+        return find
 
 
-def _bounded(
-    segment: str, char: str, kind: int, get: Callable[[str], list[Route] | None]
-) -> list[Route] | None:
-    """The bucket of a segment's text up to its first, or from its last, char."""
-    if kind == 2:
-        end = segment.find(char)
-        return None if end < 0 else get(segment[: end + 1])
-    start = segment.rfind(char)
-    return None if start < 0 else get(segment[start:])
+def _probe(n: int, position: int, kind: int, argument: Any) -> list[str]:
+    """The lines of find() that look up key table ``g{n}``; see :data:`Key`."""
+    segment = f"segments[{position}]"
+    if kind == 0:
+        lookup = [f"b = g{n}({segment})"]
+    elif kind == 1:
+        start, stop = argument
+        lookup = [f"b = g{n}({segment}[{start}:{stop}])"]
+    elif kind == 2:
+        lookup = [
+            f"e = {segment}.find({argument!r})",
+            f"b = None if e < 0 else g{n}({segment}[: e + 1])",
+        ]
+    else:
+        lookup = [
+            f"e = {segment}.rfind({argument!r})",
+            f"b = None if e < 0 else g{n}({segment}[e:])",
+        ]
+    return [*lookup, "if b is not None:", "    found.append(b)"]
 
 
 class _Plan:
@@ -712,7 +698,10 @@ def _factory(layout: tuple[tuple[Any, ...], ...]) -> Callable[..., Capture]:
     texts += [f"{x}{n}" for n in range(len(affixes)) for x in "ab"]
     checks = [f"c{n}" for n in range(len(others))]
     lines = [f"def factory({', '.join(texts + checks)}):"]
-    lines.append("    def capture(segments, path):")
+    # Defaults, not a closure: one tuple per route for the garbage
+    # collector to track, where a closure has a cell per name.
+    bound = "".join(f", {name}={name}" for name in texts + checks)
+    lines.append(f"    def capture(segments, path{bound}):")
     if statics:
         test = " or ".join(f"segments[{i}] != t{n}" for n, i in enumerate(statics))
         lines += [f"        if {test}:", "            return None"]
