@@ -79,19 +79,3 @@ class RoutedPath(str):
         _, _, query = self.partition("?")
         parsed = urllib.parse.parse_qs(query, keep_blank_values=True)
         return types.MappingProxyType(parsed)
-
-
-def routed_path(path: str, params: dict[str, Any], name: str | None) -> RoutedPath:
-    """``RoutedPath(path, params, name)``, a third cheaper: for the router.
-
-    Every handshake builds a RoutedPath; this skips the call of
-    :meth:`RoutedPath.__new__` and its defaults.
-
-    """
-    self = _new(RoutedPath, path)
-    self.params = params
-    self.name = name
-    return self
-
-
-_new = str.__new__
