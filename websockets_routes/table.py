@@ -287,8 +287,9 @@ class RouteTable:
         elif self._static.setdefault(route.prefix, route) is route:
             # A route added later never wins over this one (its prefix is
             # not longer, and it comes later); one added before may.
-            found = self._search(route.prefix, route)
-            route.shadowed = found is not None
+            route.shadowed = True
+            found = self.match(route.prefix)
+            route.shadowed = found is not None and found[0] is not route
 
     def match(self, path: str) -> tuple[Route, dict[str, Any]] | None:
         """Find the route for a request path; the query string is ignored.
@@ -300,42 +301,34 @@ class RouteTable:
             InvalidPath: If the parameters' escapes are not valid UTF-8.
 
         """
-        # This runs on every handshake: keep it flat, it is timed in benchmarks/.
+        # This runs on every handshake: keep it flat (one method, straight
+        # code), it is timed in benchmarks/.
         if "?" in path:
             path = path[: path.index("?")]
         if "\n" in path:
             # Routes' "$" also matches before a final newline; no HTTP request
             # line holds one, so exactness matters more than speed here.
             return self._scan(path)
-        if path[:1] != "/":
-            return None
         static = self._static.get(path)
-        if static is None:
-            return self._search(path, None)
-        # A shadowed static route lost to a route tried before it, for this
-        # very path, when it was added.
-        found = self._search(path, static) if static.shadowed else None
-        return found or (static, dict(static.defaults))
-
-    def _search(
-        self, path: str, static: Route | None
-    ) -> tuple[Route, dict[str, Any]] | None:
-        """Try the parametrised candidates, in order, up to a static route."""
+        if static is not None and not static.shadowed:
+            return static, dict(static.defaults)
         # segments[0] is the "" before the leading slash: positions count it.
         segments = path.split("/")
+        if segments[0]:
+            return None
         index = self._counts.get(len(segments) - 1)
         buckets: list[list[Route]] = []
         if index is not None:
             index.find(segments, buckets)
         if self._long.size:
             self._long.find(segments, buckets)
-        if not buckets:
-            return None
         candidates: Iterator[Route] | list[Route]
         if len(buckets) == 1:
             candidates = buckets[0]
-        else:
+        elif buckets:
             candidates = heapq.merge(*buckets, key=_rank)
+        else:
+            candidates = []
         for route in candidates:
             if static is not None and route.rank > static.rank:
                 break
@@ -346,7 +339,8 @@ class RouteTable:
                 params = route.finish(params)
                 if params is not None:
                     return route, params
-        return None
+        # A shadowed static route is tried after the routes that come first.
+        return None if static is None else (static, dict(static.defaults))
 
     def _scan(self, path: str) -> tuple[Route, dict[str, Any]] | None:
         """Try every route with Routes' regex, as routes.Mapper does."""
@@ -712,7 +706,8 @@ def _factory(layout: tuple[tuple[Any, ...], ...]) -> Callable[..., Capture]:
         lines += [f"        if {test}:", "            return None"]
     for n, (i, start, _, end) in enumerate(affixes):
         lines.append(f"        s{n} = segments[{i}]")
-        test = f"len(s{n}) <= {start + end} or not s{n}.startswith(a{n})"
+        test = f"len(s{n}) <= {start + end}"
+        test += f" or not s{n}.startswith(a{n})" if start else ""
         test += f" or not s{n}.endswith(b{n})" if end else ""
         stop = f"len(s{n}) - {end}" if end else ""
         lines += [f"        if {test}:", "            return None"]
