@@ -1,19 +1,23 @@
-"""Match benchmark: time per lookup, ours side by side with the peers.
+"""Match benchmark: time per lookup on tables of every shape, ours beside the peers.
 
-Every subject gets the same route table, ``/r{i}/{id}`` for i in 0..N-1 in its
-own syntax, and the same paths: the first, a middle and the last route, and
-a miss. Figures are medians over repeated runs, in one process, so ratios
-compare like with like on a noisy machine.
+Every subject gets the same route table, in its own syntax, for each shape of
+``shapes.py`` (a mixed API, patterns that start with a parameter, a shared
+prefix with ``{rest:path}``, text and parameters in one segment, ...), at
+1,000 and 10,000 routes; and the same probes: the first, a middle and the
+last route, and a miss.
 
 Subjects:
 
-* ours: ``RouteTable.match`` (strips the query, decodes params) and
-  ``Router.match`` (also builds the ``RoutedPath``);
+* ours: ``Router.match`` (``RoutedPath`` included) and ``RouteTable.match``;
 * ``routes.Mapper.match`` with the same patterns;
-* werkzeug: ``MapAdapter.match`` on a map bound once, and bound per request
-  as websockets' ``route()`` does;
-* Starlette: the scan over ``WebSocketRoute.matches`` its router does;
-* a plain dict lookup of the whole path, as the floor.
+* werkzeug: ``MapAdapter.match`` on a map bound once, at 1,000 routes only
+  (building a map of 10,000 rules takes up to a minute on some shapes).
+
+Times are CPU time per lookup in this process (``time.thread_time_ns``),
+the median of rounds in which the subjects take turns; each ratio is the
+median of the per-round ratios ``time / ours`` (``Router.match``), so the
+machine's drift hits both sides of a ratio alike. ``growth`` rows give our
+worst probe at 10,000 routes over our worst probe at 100.
 
 Run: ``python benchmarks/match.py [--quick]``.
 """
@@ -24,63 +28,65 @@ import argparse
 import functools
 import statistics
 import sys
+import time
 from collections.abc import Callable
 
 import routes
-from common import Row, machine, median_ns, print_table
+from common import Row, machine, print_table
+from shapes import SHAPES, Shape, probes, werkzeug_rule
 
 from websockets_routes import Router
-from websockets_routes.table import Route, RouteTable
+from websockets_routes.table import Route, RouteTable, parse_pattern
 
-__all__ = ["main"]
+__all__ = ["cpu_ns", "main"]
+
+OURS = "ours: Router.match"
 
 
-def cases(n: int) -> dict[str, str]:
-    return {
-        "first": "/r0/abc",
-        "middle": f"/r{n // 2}/abc",
-        "last": f"/r{n - 1}/abc",
-        "miss": "/nope/abc",
-    }
+def cpu_ns(func: Callable[[], object], number: int) -> float:
+    """CPU time per call of this thread, in nanoseconds."""
+    start = time.thread_time_ns()
+    for _ in range(number):
+        func()
+    return (time.thread_time_ns() - start) / number
 
 
 async def _handler(ws: object, path: object) -> None:
     pass  # pragma: no cover
 
 
-def subjects(n: int) -> dict[str, Callable[[str], object]]:
-    """A lookup function per subject, over n routes."""
+def subjects(shape: Shape, n: int) -> dict[str, Callable[[str], object]]:
+    """A lookup function per subject, over n routes of a shape."""
     table = RouteTable()
     router = Router()
     mapper = routes.Mapper(explicit=True)
     for i in range(n):
-        table.add(Route(f"/r{i}/{{id}}", name=str(i)))
-        router.add_route(f"/r{i}/{{id}}", _handler)
-        mapper.connect(str(i), f"/r{i}/{{id}}")
+        pattern = shape(i)[0]
+        table.add(Route(pattern, name=str(i)))
+        router.add_route(pattern, _handler)
+        parsed, requirements, _ = parse_pattern(pattern, router.converters)
+        mapper.connect(str(i), parsed, requirements=requirements)
     mapper.create_regs([])
     found: dict[str, Callable[[str], object]] = {
+        OURS: router.match,
         "ours: RouteTable.match": table.match,
-        "ours: Router.match": router.match,
         "routes.Mapper.match": mapper.match,
     }
-    found.update(_werkzeug(n))
-    found.update(_starlette(n))
-    paths = {f"/r{i}/abc": i for i in range(n)}
-    found["dict lookup (floor)"] = paths.get
+    if n <= 1_000:
+        # werkzeug builds its map of 10,000 rules in up to a minute per shape.
+        found.update(_werkzeug(shape, n))
     return found
 
 
-def _werkzeug(n: int) -> dict[str, Callable[[str], object]]:
+def _werkzeug(shape: Shape, n: int) -> dict[str, Callable[[str], object]]:
     try:
         from werkzeug.exceptions import NotFound
         from werkzeug.routing import Map, Rule
     except ImportError:  # pragma: no cover
         print("werkzeug is not installed: skipping it", file=sys.stderr)
         return {}
-    url_map = Map(
-        [Rule(f"/r{i}/<id>", endpoint=str(i), websocket=True) for i in range(n)]
-    )
-    adapter = url_map.bind("localhost", url_scheme="ws")
+    rules = [Rule(werkzeug_rule(shape(i)[0]), endpoint=str(i)) for i in range(n)]
+    adapter = Map(rules, strict_slashes=False).bind("localhost")
 
     def prebound(path: str) -> object:
         try:
@@ -88,113 +94,94 @@ def _werkzeug(n: int) -> dict[str, Callable[[str], object]]:
         except NotFound:
             return None
 
-    def bound_per_request(path: str) -> object:
-        try:
-            adapter = url_map.bind("localhost", url_scheme="ws")
-            return adapter.match(path)
-        except NotFound:
-            return None
-
-    return {
-        "werkzeug MapAdapter.match (prebound)": prebound,
-        "werkzeug bind + match (websockets route())": bound_per_request,
-    }
+    return {"werkzeug MapAdapter.match (prebound)": prebound}
 
 
-def _starlette(n: int) -> dict[str, Callable[[str], object]]:
-    try:
-        from starlette.routing import Match, WebSocketRoute
-    except ImportError:  # pragma: no cover
-        print("starlette is not installed: skipping it", file=sys.stderr)
-        return {}
-    table = [WebSocketRoute(f"/r{i}/{{id}}", _handler) for i in range(n)]
+def _calls(call: Callable[[], object], most: int) -> int:
+    """How many calls take about 2 ms, at least 1 and at most ``most``.
 
-    def scan(path: str) -> object:
-        scope = {"type": "websocket", "path": path, "root_path": ""}
-        for route in table:
-            match, child = route.matches(scope)
-            if match is Match.FULL:
-                return child
-        return None
+    Peers take up to a second per lookup on some shapes (werkzeug on
+    ``/{tenant}/item{i}-{id}`` at 10,000 routes): those get one call.
 
-    return {"starlette route scan": scan}
-
-
-def measure(n: int, quick: bool) -> list[Row]:
-    """Rows for n routes: every subject on every case.
-
-    The subjects take turns, round after round, and each ratio is the median
-    of the per-round ratios ``time / ours``: the machine's drift hits both
-    sides of a ratio alike.
     """
+    call()
+    return max(1, min(most, int(2e6 / max(cpu_ns(call, 1), 1.0))))
+
+
+def measure(name: str, shape: Shape, n: int, quick: bool) -> list[Row]:
+    """Rows for one shape at n routes: every subject on every probe."""
     rows = []
-    number, rounds = (1_000, 3) if quick else (10_000, 15)
-    lookups = subjects(n)
-    for case, path in cases(n).items():
+    number, rounds = (200, 3) if quick else (5_000, 7)
+    lookups = subjects(shape, n)
+    for case, path in probes(shape, n).items():
         times: dict[str, list[float]] = {subject: [] for subject in lookups}
+        # As many calls as take about 2 ms: routes.Mapper and werkzeug take
+        # up to milliseconds per lookup on some shapes.
+        counts = {
+            subject: _calls(functools.partial(lookup, path), number)
+            for subject, lookup in lookups.items()
+        }
         for _ in range(rounds):
             for subject, lookup in lookups.items():
-                slow = "Mapper" in subject or "starlette" in subject
-                count = max(number // 50, 20) if slow else number
                 call = functools.partial(lookup, path)
-                times[subject].append(median_ns(call, number=count, repeat=1))
-        ours = times["ours: RouteTable.match"]
+                times[subject].append(cpu_ns(call, counts[subject]))
+        ours = times[OURS]
         for subject, values in times.items():
-            ratio = statistics.median(v / o for v, o in zip(values, ours, strict=True))
+            pairs = zip(values, ours, strict=True)
             rows.append(
                 Row(
                     "match",
-                    f"{n:,} routes, {case}",
+                    f"{name}, {n:,} routes, {case}",
                     subject,
                     statistics.median(values) / 1000,
                     "µs",
-                    ratio,
-                    "time / ours, median of per-round ratios",
+                    statistics.median(v / o for v, o in pairs),
+                    "CPU time / ours, median of per-round ratios",
                 )
             )
     return rows
 
 
-def growth(quick: bool) -> list[Row]:
-    """Our time for the last route and a miss, from 10 to 10,000 routes.
-
-    The table sizes take turns, round after round; each ratio is the median
-    of the per-round ratios to the time at 10 routes.
-    """
-    rows = []
-    number, rounds = (1_000, 3) if quick else (20_000, 15)
-    sizes = (10, 1_000) if quick else (10, 100, 1_000, 10_000)
-    tables = {}
+def growth(name: str, shape: Shape, quick: bool) -> list[Row]:
+    """Our worst probe at 10,000 routes over our worst probe at 100."""
+    number, rounds = (200, 3) if quick else (10_000, 9)
+    sizes = (10, 100) if quick else (100, 10_000)
+    routers = {}
     for n in sizes:
-        tables[n] = RouteTable()
+        routers[n] = Router()
         for i in range(n):
-            tables[n].add(Route(f"/r{i}/{{id}}"))
-    for case in ("last", "miss"):
-        times: dict[int, list[float]] = {n: [] for n in sizes}
-        for _ in range(rounds):
-            for n in sizes:
-                call = functools.partial(tables[n].match, cases(n)[case])
-                times[n].append(median_ns(call, number=number, repeat=1))
-        base = times[sizes[0]]
+            routers[n].add_route(shape(i)[0], _handler)
+    ratios = []
+    for _ in range(rounds):
+        times = {}
         for n in sizes:
-            pairs = zip(times[n], base, strict=True)
-            rows.append(
-                Row(
-                    "growth",
-                    f"{n:,} routes, {case}",
-                    "ours: RouteTable.match",
-                    statistics.median(times[n]) / 1000,
-                    "µs",
-                    statistics.median(t / b for t, b in pairs),
-                    "time / time at 10 routes, median of per-round ratios",
-                )
-            )
-    return rows
+            paths = probes(shape, n).values()
+            match = routers[n].match
+            times[n] = max(cpu_ns(functools.partial(match, p), number) for p in paths)
+        ratios.append(times[sizes[1]] / times[sizes[0]])
+    return [
+        Row(
+            "growth",
+            f"{name}, {sizes[0]:,} → {sizes[1]:,} routes",
+            OURS,
+            statistics.median(ratios),
+            "times",
+            None,
+            "worst probe, time at the larger / the smaller size",
+        )
+    ]
 
 
 def main(quick: bool = False) -> list[Row]:
-    """All match rows: 1,000 routes side by side, then our growth."""
-    return measure(100 if quick else 1_000, quick) + growth(quick)
+    """All match rows: every shape at 1,000 and 10,000 routes, then growth."""
+    rows = []
+    sizes = (100,) if quick else (1_000, 10_000)
+    for name, shape in SHAPES.items():
+        for n in sizes:
+            rows += measure(name, shape, n, quick)
+    for name, shape in SHAPES.items():
+        rows += growth(name, shape, quick)
+    return rows
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from common import Row, machine, print_table
 #: The benchmark modules, in the order they run; each has main(quick) -> rows.
 MODULES = [
     "match",
+    "hostile",
+    "registration",
     "handshake",
     "messages",
     "endpoint",

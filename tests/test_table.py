@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from websockets_routes.converters import Converter
 from websockets_routes.exceptions import InvalidPath, InvalidRoute
-from websockets_routes.table import Route, RouteTable, parse_pattern
+from websockets_routes.table import Route, RouteTable, _segments, parse_pattern
 
 
 def table_of(*patterns: str) -> RouteTable:
@@ -206,3 +207,96 @@ def test_segment_route_after_matching() -> None:
     assert matched(table, "/a/bc") == ("/a/{y}", {"y": "bc"})
     table.add(Route("/a/b{z}", name="later"))
     assert matched(table, "/a/bc") == ("later", {"z": "c"})
+
+
+def test_path_without_leading_slash() -> None:
+    """A path that does not start with / matches no route."""
+    table = table_of("/{x}", "/a/{y}")
+    assert matched(table, "x") is None
+    assert matched(table, "a/b") is None
+    assert matched(table, "") is None
+
+
+def test_pattern_too_long() -> None:
+    """A pattern of a megabyte is refused."""
+    with pytest.raises(InvalidRoute, match="pattern too long"):
+        Route("/" + "a" * (1 << 20))
+
+
+def test_requirement_invalid_in_routes_regex() -> None:
+    """A requirement that compiles alone but not in Routes' regex is refused."""
+    with pytest.raises(InvalidRoute, match="invalid regex in pattern"):
+        Route("/a/{x}/{y:(?P<x>b)}")
+
+
+class Even(Converter):
+    """Even numbers only: odd ones make the route not match."""
+
+    regex = r"\d+"
+
+    def to_python(self, value: str) -> int:
+        if int(value) % 2:
+            raise ValueError(f"odd: {value}")
+        return int(value)
+
+
+def test_converter_rejects_then_next_route() -> None:
+    """A converter's ValueError makes the table try the next route."""
+    table = RouteTable()
+    table.add(Route("/n/{x:even}", name="even", available={"even": Even()}))
+    table.add(Route("/n/{y}", name="any"))
+    assert matched(table, "/n/4") == ("even", {"x": 4})
+    assert matched(table, "/n/3") == ("any", {"y": "3"})
+    # A final newline goes through Routes' regexes, with the same result.
+    assert matched(table, "/n/3\n") == ("any", {"y": "3"})
+
+
+def test_optional_format() -> None:
+    """A {.name} parameter is optional, as in Routes; converters skip it."""
+    table = RouteTable()
+    table.add(Route("/f/{.fmt:int}", name="f"))
+    assert matched(table, "/f/") == ("f", {"fmt": None})
+    assert matched(table, "/f/.12") == ("f", {"fmt": 12})
+    assert matched(table, "/f/.ab") is None
+
+
+def test_prefix_and_suffix_with_repeated_characters() -> None:
+    """Static prefixes and suffixes that repeat their boundary character match."""
+    table = table_of("/{t}/a-b-{x}", "/{t}/{y}.a.b", "/{t}/a-c-{z}")
+    assert matched(table, "/q/a-b-1") == ("/{t}/a-b-{x}", {"t": "q", "x": "1"})
+    assert matched(table, "/q/1.a.b") == ("/{t}/{y}.a.b", {"t": "q", "y": "1"})
+    assert matched(table, "/q/a-c-1") == ("/{t}/a-c-{z}", {"t": "q", "z": "1"})
+    assert matched(table, "/q/a-d-1") is None
+
+
+def test_shadowed_static_route() -> None:
+    """A static route loses to an earlier route with as long a prefix."""
+    table = table_of(r"/a/b{x:\d*}", "/a/b")
+    assert matched(table, "/a/b") == (r"/a/b{x:\d*}", {"x": ""})
+    table = table_of("/a/b", r"/a/b{x:\d*}")
+    assert matched(table, "/a/b") == ("/a/b", {})
+
+
+@pytest.mark.parametrize(
+    "requirement", ["ab|cd", "(?:ab)+", "[^-./]+", r"[^\d/-]+", "(?i:ab)", r"\bab"]
+)
+def test_requirements_checked_by_segment(requirement: str) -> None:
+    """Requirements of every construct match within their segment."""
+    table = table_of(f"/r/{{x:{requirement}}}", "/r/{y}/z")
+    found = table.match("/r/ab")
+    assert found is not None and found[0].pattern.startswith("/r/{x:")
+    assert matched(table, "/r/ab/z") == ("/r/{y}/z", {"y": "ab"})
+
+
+def test_segments_join_adjacent_text() -> None:
+    """Adjacent text in Routes' parts makes one piece of a segment."""
+    param = {"type": ":", "name": "x"}
+    assert _segments(["/a", "b-", param, "/c"]) == [["ab-", param], ["c"]]
+
+
+def test_definition_and_regex_made_when_used() -> None:
+    """Routes' definition and regex are made on first use, not kept before."""
+    route = Route(r"/a/{x:\d+}")
+    assert "definition" not in vars(route)
+    assert route.definition.reqs == {"x": r"\d+"}
+    assert route.regex.match("/a/12") is not None

@@ -64,6 +64,8 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 _TARGET_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
+_new_str = str.__new__
+
 
 class Dispatch:
     """One connection's route: its path, and the view that serves it.
@@ -517,20 +519,24 @@ class BaseRouter:
 
     def _register(self, new: list[Route]) -> None:
         """Add routes, all or none: names and patterns must be new."""
-        names, patterns = set(self._names), set(self._patterns)
+        # Only the batch's own names and patterns are collected: copying the
+        # router's sets for every route made registration quadratic.
+        names: set[str] = set()
+        patterns: set[str] = set()
         for route in new:
-            if route.name is not None and route.name in names:
-                raise DuplicateRouteName(f"duplicate route name: {route.name!r}")
-            if route.pattern in patterns:
-                raise InvalidRoute(f"duplicate route pattern: {route.pattern!r}")
-            if route.name is not None:
-                names.add(route.name)
-            patterns.add(route.pattern)
+            name, pattern = route.name, route.pattern
+            if name is not None and (name in self._names or name in names):
+                raise DuplicateRouteName(f"duplicate route name: {name!r}")
+            if pattern in self._patterns or pattern in patterns:
+                raise InvalidRoute(f"duplicate route pattern: {pattern!r}")
+            if name is not None:
+                names.add(name)
+            patterns.add(pattern)
         for route in new:
             self._table.add(route)
             if route.name is not None:
                 self._names[route.name] = route
-        self._patterns = patterns
+        self._patterns |= patterns
 
     def url_for(self, name: str, /, _query: Any = None, **params: Any) -> str:
         """Build the path of a named route.
@@ -576,7 +582,11 @@ class BaseRouter:
         if found is None:
             return None
         route, params = found
-        return RoutedPath(path, params, route.name)
+        # RoutedPath(), inlined: a call is a tenth of this method's time.
+        routed = _new_str(RoutedPath, path)
+        routed.params = params
+        routed.name = route.name
+        return routed
 
     def resolve(self, path: str) -> Dispatch | None:
         """Match a request path and open its view for one connection.
