@@ -586,7 +586,7 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
             return
         await _failed(ws, dispatch, "handler failed")
     except asyncio.CancelledError:
-        if _cancelled():
+        if _cancelled(ws):
             raise
         await _failed(ws, dispatch, "handler raised CancelledError")
     except Exception:
@@ -599,12 +599,16 @@ async def _failed(ws: Any, dispatch: Dispatch, message: str) -> None:
     await close_within(ws, CloseCode.INTERNAL_ERROR, "internal error")
 
 
-def _cancelled() -> bool:
+def _cancelled(ws: Any) -> bool:
     """Whether the current task is being cancelled, by a shutdown for one."""
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
-    # Python 3.10 can't tell: every CancelledError counts as a cancellation.
-    return cancelling is None or cancelling() > 0
+    if cancelling is not None:
+        return bool(cancelling() > 0)
+    # Python 3.10 doesn't count cancellations. A shutdown closes connections
+    # before it cancels their handlers: while the connection is open, the
+    # CancelledError is the handler's own.
+    return bool(ws.state is not OPEN)  # pragma: no cover - Python 3.10
 
 
 async def _route(
