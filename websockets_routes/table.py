@@ -317,18 +317,13 @@ class RouteTable:
         if segments[0]:
             return None
         index = self._counts.get(len(segments) - 1)
-        buckets: list[list[Route]] = []
-        if index is not None:
-            index.find(segments, buckets)
+        candidates = None if index is None else index.find(segments)
         if self._long.size:
-            self._long.find(segments, buckets)
-        candidates: Iterator[Route] | list[Route]
-        if len(buckets) == 1:
-            candidates = buckets[0]
-        elif buckets:
-            candidates = heapq.merge(*buckets, key=_rank)
-        else:
-            candidates = []
+            more = self._long.find(segments)
+            if more is not None:
+                candidates = more if candidates is None else _merge(candidates, more)
+        if candidates is None:
+            return None if static is None else (static, dict(static.defaults))
         for route in candidates:
             if static is not None and route.rank > static.rank:
                 break
@@ -371,8 +366,8 @@ class _Index:
 
     Attributes:
         tables: The buckets of each ``(position, kind, argument)``, by text.
-        find: A function of a path's segments: the buckets for its keys,
-            for an index of routes with as many segments as the path.
+        find: A function of a path's segments: the candidates filed under
+            its keys, in Routes' order, or :obj:`None`.
         whole: ``(position, get)`` per position of whole segments, where
             ``get`` finds the bucket of a segment's text: what
             :meth:`probe` tries, for routes whose segment count varies.
@@ -409,17 +404,19 @@ class _Index:
         self.size += 1
         route.keys = ()
 
-    def _write_find(self) -> Callable[[list[str], list[list[Route]]], None]:
-        """Write find(segments, found): append the buckets of a path's keys.
+    def _write_find(self) -> Callable[[list[str]], list[Route] | None]:
+        """Write find(segments): the candidates for a path's keys, or None.
 
         A loop over the keys costs twice as much as straight code, which
         is written again whenever a key appears (a few times per table).
-        For routes whose segment count varies, a key is only tried when
-        the path has a segment at its position.
+        Most paths find one bucket, returned as it is: no list is made
+        unless two buckets must be merged in Routes' order. For routes
+        whose segment count varies, a key is only tried when the path has
+        a segment at its position.
 
         """
-        namespace: dict[str, Any] = {"wild": self.wild}
-        lines = ["def find(segments, found):"]
+        namespace: dict[str, Any] = {"wild": self.wild, "merge": _merge}
+        lines = ["def find(segments):", "    found = None"]
         for n, (position, kind, argument) in enumerate(self.tables):
             namespace[f"g{n}"] = self.tables[position, kind, argument].get
             pad = "    "
@@ -428,10 +425,14 @@ class _Index:
                 lines.append(f"    if len(segments) >= {reach}:")
                 pad = "        "
             lines += [pad + line for line in _probe(n, position, kind, argument)]
-        lines += ["    if wild:", "        found.append(wild)"]
+        lines += [
+            "    if wild:",
+            "        found = wild if found is None else merge(found, wild)",
+            "    return found",
+        ]
         # The source holds integers and repr() of strings only.
         exec("\n".join(lines), namespace)
-        find: Callable[[list[str], list[list[Route]]], None] = namespace["find"]
+        find: Callable[[list[str]], list[Route] | None] = namespace["find"]
         return find
 
 
@@ -453,7 +454,8 @@ def _probe(n: int, position: int, kind: int, argument: Any) -> list[str]:
             f"e = {segment}.rfind({argument!r})",
             f"b = None if e < 0 else g{n}({segment}[e:])",
         ]
-    return [*lookup, "if b is not None:", "    found.append(b)"]
+    keep = "found = b if found is None else merge(found, b)"
+    return [*lookup, "if b is not None:", f"    {keep}"]
 
 
 class _Plan:
@@ -1055,6 +1057,11 @@ def _define(
         raise InvalidRoute(f"invalid regex in pattern {pattern!r}: {exc}") from exc
     except Exception as exc:
         raise InvalidRoute(f"invalid pattern: {pattern!r}") from exc
+
+
+def _merge(first: list[Route], second: list[Route]) -> list[Route]:
+    """Two buckets' routes in Routes' order: a path rarely finds two."""
+    return list(heapq.merge(first, second, key=_rank))
 
 
 def _rank(route: Route) -> int:
