@@ -446,13 +446,15 @@ def _probe(n: int, position: int, kind: int, argument: Any) -> list[str]:
         lookup = [f"b = g{n}({segment}[{start}:{stop}])"]
     elif kind == 2:
         lookup = [
-            f"e = {segment}.find({argument!r})",
-            f"b = None if e < 0 else g{n}({segment}[: e + 1])",
+            f"s = {segment}",
+            f"e = s.find({argument!r})",
+            f"b = None if e < 0 else g{n}(s[: e + 1])",
         ]
     else:
         lookup = [
-            f"e = {segment}.rfind({argument!r})",
-            f"b = None if e < 0 else g{n}({segment}[e:])",
+            f"s = {segment}",
+            f"e = s.rfind({argument!r})",
+            f"b = None if e < 0 else g{n}(s[e:])",
         ]
     keep = "found = b if found is None else merge(found, b)"
     return [*lookup, "if b is not None:", f"    {keep}"]
@@ -711,7 +713,8 @@ def _factory(layout: tuple[tuple[Any, ...], ...]) -> Callable[..., Capture]:
         test = f"len(s{n}) <= {start + end}"
         test += f" or not s{n}.startswith(a{n})" if start else ""
         test += f" or not s{n}.endswith(b{n})" if end else ""
-        stop = f"len(s{n}) - {end}" if end else ""
+        # The length test makes the slice's negative stop exact.
+        stop = f"-{end}" if end else ""
         lines += [f"        if {test}:", "            return None"]
         lines.append(f"        w{n} = s{n}[{start}:{stop}]")
     for n, i in enumerate(others):
@@ -816,20 +819,35 @@ def _around(parts: Sequence[str | dict[str, str]], name: str, tree: Any) -> Capt
     pre = "".join(map(str, parts[:index]))
     suf = "".join(map(str, parts[index + 1 :]))
     regex = _compiled({name: tree}, name)
-    shortest = len(pre) + len(suf)
+    start, end = len(pre), len(suf)
+    shortest = start + end
     if regex.pattern == PathConverter.regex:
         # ".+?" matches any text but an empty one or one with a newline,
         # and paths with a newline are not checked here.
         shortest += 1
         regex = _ANYTHING
+        if not suf:
+            return _rest(pre, name, shortest)
 
     def capture(segments: list[str], path: str) -> dict[str, Any] | None:
         if len(path) < shortest or not path.startswith(pre) or not path.endswith(suf):
             return None
-        value = path[len(pre) : len(path) - len(suf)]
+        value = path[start : len(path) - end]
         if regex is not _ANYTHING and not regex.fullmatch(value):
             return None
         return {name: value}
+
+    return capture
+
+
+def _rest(pre: str, name: str, shortest: int) -> Capture:
+    """Check a route that ends with ``{name:path}``, the common case, in one test."""
+    start = len(pre)
+
+    def capture(segments: list[str], path: str) -> dict[str, Any] | None:
+        if len(path) < shortest or not path.startswith(pre):
+            return None
+        return {name: path[start:]}
 
     return capture
 
