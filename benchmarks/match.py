@@ -111,7 +111,7 @@ def _calls(call: Callable[[], object], most: int) -> int:
 def measure(name: str, shape: Shape, n: int, quick: bool) -> list[Row]:
     """Rows for one shape at n routes: every subject on every probe."""
     rows = []
-    number, rounds = (200, 3) if quick else (5_000, 7)
+    number, rounds = (200, 3) if quick else (5_000, 11)
     lookups = subjects(shape, n)
     for case, path in probes(shape, n).items():
         times: dict[str, list[float]] = {subject: [] for subject in lookups}

@@ -39,3 +39,12 @@ def test_context_and_defaults() -> None:
     one, two = RoutedPath("/t"), RoutedPath("/t")
     one.context["x"] = 1
     assert one.params == {} and two.context == {} and one.name is None
+
+
+def test_params_and_name_need_no_dict() -> None:
+    """A RoutedPath holds params and name in slots, with no dict until one is used."""
+    path = RoutedPath("/t?a=1", {"id": "1"}, "thing")
+    assert path.params == {"id": "1"} and path.name == "thing"
+    assert "__dict__" in RoutedPath.__slots__ and not vars(path)
+    assert path.query["a"] == ["1"] and path.method == "GET"
+    assert set(vars(path)) == {"query"}

@@ -300,3 +300,26 @@ def test_definition_and_regex_made_when_used() -> None:
     assert "definition" not in vars(route)
     assert route.definition.reqs == {"x": r"\d+"}
     assert route.regex.match("/a/12") is not None
+
+
+def test_trailing_path_parameter() -> None:
+    """A trailing {rest:path} captures one character or more after its prefix."""
+    table = table_of("/files/{rest:path}", "/files/{rest:path}.zip")
+    assert matched(table, "/files/a/b.txt") == (
+        "/files/{rest:path}",
+        {"rest": "a/b.txt"},
+    )
+    assert matched(table, "/files/x") == ("/files/{rest:path}", {"rest": "x"})
+    assert matched(table, "/files/") is None
+    assert matched(table, "/filesx/a") is None
+    assert matched(table, "/file/a/b") is None
+
+
+def test_one_path_finds_two_buckets() -> None:
+    """Candidates found under two keys are tried in Routes' order."""
+    table = table_of("/a/{x}/c", "/a/{x}/{y}", "/{w}/b/{y}", "/a/b/{y}")
+    # Routes tries the longest static prefix first, then the earliest route.
+    assert matched(table, "/a/b/c") == ("/a/b/{y}", {"y": "c"})
+    assert matched(table, "/z/b/c") == ("/{w}/b/{y}", {"w": "z", "y": "c"})
+    assert matched(table, "/a/q/c") == ("/a/{x}/c", {"x": "q"})
+    assert matched(table, "/a/q/d") == ("/a/{x}/{y}", {"x": "q", "y": "d"})

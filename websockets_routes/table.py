@@ -317,18 +317,13 @@ class RouteTable:
         if segments[0]:
             return None
         index = self._counts.get(len(segments) - 1)
-        buckets: list[list[Route]] = []
-        if index is not None:
-            index.find(segments, buckets)
+        candidates = None if index is None else index.find(segments)
         if self._long.size:
-            self._long.find(segments, buckets)
-        candidates: Iterator[Route] | list[Route]
-        if len(buckets) == 1:
-            candidates = buckets[0]
-        elif buckets:
-            candidates = heapq.merge(*buckets, key=_rank)
-        else:
-            candidates = []
+            more = self._long.find(segments)
+            if more is not None:
+                candidates = more if candidates is None else _merge(candidates, more)
+        if candidates is None:
+            return None if static is None else (static, dict(static.defaults))
         for route in candidates:
             if static is not None and route.rank > static.rank:
                 break
@@ -371,8 +366,8 @@ class _Index:
 
     Attributes:
         tables: The buckets of each ``(position, kind, argument)``, by text.
-        find: A function of a path's segments: the buckets for its keys,
-            for an index of routes with as many segments as the path.
+        find: A function of a path's segments: the candidates filed under
+            its keys, in Routes' order, or :obj:`None`.
         whole: ``(position, get)`` per position of whole segments, where
             ``get`` finds the bucket of a segment's text: what
             :meth:`probe` tries, for routes whose segment count varies.
@@ -409,17 +404,19 @@ class _Index:
         self.size += 1
         route.keys = ()
 
-    def _write_find(self) -> Callable[[list[str], list[list[Route]]], None]:
-        """Write find(segments, found): append the buckets of a path's keys.
+    def _write_find(self) -> Callable[[list[str]], list[Route] | None]:
+        """Write find(segments): the candidates for a path's keys, or None.
 
         A loop over the keys costs twice as much as straight code, which
         is written again whenever a key appears (a few times per table).
-        For routes whose segment count varies, a key is only tried when
-        the path has a segment at its position.
+        Most paths find one bucket, returned as it is: no list is made
+        unless two buckets must be merged in Routes' order. For routes
+        whose segment count varies, a key is only tried when the path has
+        a segment at its position.
 
         """
-        namespace: dict[str, Any] = {"wild": self.wild}
-        lines = ["def find(segments, found):"]
+        namespace: dict[str, Any] = {"wild": self.wild, "merge": _merge}
+        lines = ["def find(segments):", "    found = None"]
         for n, (position, kind, argument) in enumerate(self.tables):
             namespace[f"g{n}"] = self.tables[position, kind, argument].get
             pad = "    "
@@ -428,10 +425,14 @@ class _Index:
                 lines.append(f"    if len(segments) >= {reach}:")
                 pad = "        "
             lines += [pad + line for line in _probe(n, position, kind, argument)]
-        lines += ["    if wild:", "        found.append(wild)"]
+        lines += [
+            "    if wild:",
+            "        found = wild if found is None else merge(found, wild)",
+            "    return found",
+        ]
         # The source holds integers and repr() of strings only.
         exec("\n".join(lines), namespace)
-        find: Callable[[list[str], list[list[Route]]], None] = namespace["find"]
+        find: Callable[[list[str]], list[Route] | None] = namespace["find"]
         return find
 
 
@@ -445,15 +446,18 @@ def _probe(n: int, position: int, kind: int, argument: Any) -> list[str]:
         lookup = [f"b = g{n}({segment}[{start}:{stop}])"]
     elif kind == 2:
         lookup = [
-            f"e = {segment}.find({argument!r})",
-            f"b = None if e < 0 else g{n}({segment}[: e + 1])",
+            f"s = {segment}",
+            f"e = s.find({argument!r})",
+            f"b = None if e < 0 else g{n}(s[: e + 1])",
         ]
     else:
         lookup = [
-            f"e = {segment}.rfind({argument!r})",
-            f"b = None if e < 0 else g{n}({segment}[e:])",
+            f"s = {segment}",
+            f"e = s.rfind({argument!r})",
+            f"b = None if e < 0 else g{n}(s[e:])",
         ]
-    return [*lookup, "if b is not None:", "    found.append(b)"]
+    keep = "found = b if found is None else merge(found, b)"
+    return [*lookup, "if b is not None:", f"    {keep}"]
 
 
 class _Plan:
@@ -709,7 +713,8 @@ def _factory(layout: tuple[tuple[Any, ...], ...]) -> Callable[..., Capture]:
         test = f"len(s{n}) <= {start + end}"
         test += f" or not s{n}.startswith(a{n})" if start else ""
         test += f" or not s{n}.endswith(b{n})" if end else ""
-        stop = f"len(s{n}) - {end}" if end else ""
+        # The length test makes the slice's negative stop exact.
+        stop = f"-{end}" if end else ""
         lines += [f"        if {test}:", "            return None"]
         lines.append(f"        w{n} = s{n}[{start}:{stop}]")
     for n, i in enumerate(others):
@@ -814,20 +819,35 @@ def _around(parts: Sequence[str | dict[str, str]], name: str, tree: Any) -> Capt
     pre = "".join(map(str, parts[:index]))
     suf = "".join(map(str, parts[index + 1 :]))
     regex = _compiled({name: tree}, name)
-    shortest = len(pre) + len(suf)
+    start, end = len(pre), len(suf)
+    shortest = start + end
     if regex.pattern == PathConverter.regex:
         # ".+?" matches any text but an empty one or one with a newline,
         # and paths with a newline are not checked here.
         shortest += 1
         regex = _ANYTHING
+        if not suf:
+            return _rest(pre, name, shortest)
 
     def capture(segments: list[str], path: str) -> dict[str, Any] | None:
         if len(path) < shortest or not path.startswith(pre) or not path.endswith(suf):
             return None
-        value = path[len(pre) : len(path) - len(suf)]
+        value = path[start : len(path) - end]
         if regex is not _ANYTHING and not regex.fullmatch(value):
             return None
         return {name: value}
+
+    return capture
+
+
+def _rest(pre: str, name: str, shortest: int) -> Capture:
+    """Check a route that ends with ``{name:path}``, the common case, in one test."""
+    start = len(pre)
+
+    def capture(segments: list[str], path: str) -> dict[str, Any] | None:
+        if len(path) < shortest or not path.startswith(pre):
+            return None
+        return {name: path[start:]}
 
     return capture
 
@@ -1055,6 +1075,11 @@ def _define(
         raise InvalidRoute(f"invalid regex in pattern {pattern!r}: {exc}") from exc
     except Exception as exc:
         raise InvalidRoute(f"invalid pattern: {pattern!r}") from exc
+
+
+def _merge(first: list[Route], second: list[Route]) -> list[Route]:
+    """Two buckets' routes in Routes' order: a path rarely finds two."""
+    return list(heapq.merge(first, second, key=_rank))
 
 
 def _rank(route: Route) -> int:
