@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 from websockets_routes.hub import Hub, HubUnavailable, RedisHub
 
 from .conftest import RedisServer
-from .rooms import room_member, room_server
+from .rooms import frames_until, room_member, room_server
 
 ROOT = Path(__file__).parents[2]
 HEARTBEAT = 0.2
@@ -188,12 +188,21 @@ async def test_resume_under_load_across_processes(
     async with room_server(hub) as server:
         async with (
             room_member(server, "load") as witness,
-            connect(url + "?group=load") as publisher,
+            # Not a member: it would receive every message and never read.
+            connect(url) as publisher,
         ):
             assert await publisher.recv() == "joined"
             count = 4000
-            for i in range(count):
-                await publisher.send(f"publish load {i}")
+
+            async def send() -> None:
+                # At a pace that keeps publishing going while members resume:
+                # at full speed, it could end before the fifth resume.
+                for i in range(count):
+                    await publisher.send(f"publish load {i}")
+                    if i % 20 == 19:
+                        await asyncio.sleep(0.01)
+
+            sending = asyncio.create_task(send())
             seen: list[Any] = []
 
             async def see(until: int) -> None:
@@ -211,10 +220,25 @@ async def test_resume_under_load_across_processes(
                     length = min(len(got) + 50, count - position)
                     while len(got) < length:
                         got.append(json.loads(await asyncio.wait_for(m.recv(), 10)))
+                    await _leave(m)
                 await see(position + length)
                 assert got == seen[position : position + length]
+            await sending
+            await _leave(witness)
             assert [int(f["data"]) for f in seen] == list(range(len(seen)))
             assert resumes >= 5
+
+
+async def _leave(client: Any) -> None:
+    """Leave the rooms and read what came before, so that closing is quick.
+
+    A client that stops reading while messages keep coming pauses reading
+    from the network, so it can't read the closing handshake: its close()
+    would wait for close_timeout, while publishing goes on.
+
+    """
+    await client.send("leave")
+    await frames_until(client, "left")
 
 
 async def test_at_most_once_across_a_redis_restart(
