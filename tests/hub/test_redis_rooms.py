@@ -38,7 +38,9 @@ async def hub(redis_server: RedisServer, namespace: str) -> AsyncIterator[Hub]:
 def worker(redis_server: RedisServer, namespace: str) -> Iterator[tuple[Any, str]]:
     """A server process (``server_process.py``) on the same Redis and namespace.
 
-    Its rooms keep 100,000 messages of history.
+    Its rooms keep 100,000 messages of history. Request it before ``hub``:
+    waiting for the process blocks the event loop, which a started hub's
+    subscriber would take for a Redis that hangs, and resubscribe.
 
     """
     script = Path(__file__).with_name("server_process.py")
@@ -68,7 +70,7 @@ async def _presence_until(hub: Hub, room: str, expected: Any) -> float:
 
 
 async def test_members_of_a_killed_process_leave_presence(
-    hub: Hub, worker: tuple[Any, str]
+    worker: tuple[Any, str], hub: Hub
 ) -> None:
     """A process killed with SIGKILL leaves presence within 3 heartbeats."""
     process, url = worker
@@ -181,7 +183,7 @@ async def test_room_keys_come_from_overridable_methods(
 
 @pytest.mark.stress
 async def test_resume_under_load_across_processes(
-    hub: Hub, worker: tuple[Any, str]
+    worker: tuple[Any, str], hub: Hub
 ) -> None:
     """Members resuming while another process publishes get each message once."""
     _, url = worker
