@@ -11,6 +11,7 @@ from websockets_routes.hub.history import (
     Policies,
     Policy,
     gap_notice,
+    id_order,
     plan_replay,
     wrap,
 )
@@ -63,6 +64,14 @@ def test_local_history_trims_by_count() -> None:
     assert history.since("r", "2", policy) == (False, [("3", "m2"), ("4", "m3")])
     assert history.since("r", "1", policy) == (True, [("3", "m2"), ("4", "m3")])
     assert history.since("r", "4", policy) == (False, [])
+
+
+def test_id_order() -> None:
+    """Ids of the in-process hub and of Redis streams sort as they were given."""
+    assert id_order("9") < id_order("10")
+    assert id_order("1718000000000-9") < id_order("1718000000000-10")
+    assert id_order("1718000000000-9") < id_order("1718000000001-0")
+    assert id_order("nonsense") < id_order("0") == id_order("0-0")
 
 
 def _entry(id: str, prev: str) -> tuple[str, dict[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -12,7 +13,8 @@ import pytest
 
 from websockets_routes.hub import Hub, RedisHub
 
-from .helpers import hub_server, member
+from .helpers import hub_server, member, no_message
+from .rooms import room_member, room_server
 
 
 async def test_works_without_start() -> None:
@@ -70,3 +72,23 @@ def test_import_does_not_import_redis() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+async def test_replayed_message_arriving_late_is_dropped() -> None:
+    """A replayed message that reaches the hub again after the replay isn't resent."""
+    hub = Hub(history=10)
+    async with room_server(hub) as server:
+        for text in ("m1", "m2", "m3"):
+            await hub.publish("h", text)
+        replayed: list[object] = []
+        async with room_member(server, "h", since="1", before=replayed) as client:
+            # What a Redis subscriber does when its copy of m3 comes after
+            # the history read: deliver it again, live.
+            hub._deliver_room("h", "m3", "3")
+            assert await no_message(client)
+            await hub.publish("h", "m4")
+            assert json.loads(await client.recv())["data"] == "m4"
+            # Past a newer message, the hub no longer compares ids.
+            hub._deliver_room("h", "m3", "3")
+            assert json.loads(await client.recv())["data"] == "m3"
+    assert [frame["id"] for frame in replayed] == ["2", "3"]  # type: ignore[index]

@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 from websockets_routes.hub import Hub, HubUnavailable, RedisHub
 
 from .conftest import RedisServer
-from .rooms import room_member, room_server
+from .rooms import frames_until, room_member, room_server
 
 ROOT = Path(__file__).parents[2]
 HEARTBEAT = 0.2
@@ -38,7 +38,9 @@ async def hub(redis_server: RedisServer, namespace: str) -> AsyncIterator[Hub]:
 def worker(redis_server: RedisServer, namespace: str) -> Iterator[tuple[Any, str]]:
     """A server process (``server_process.py``) on the same Redis and namespace.
 
-    Its rooms keep 100,000 messages of history.
+    Its rooms keep 100,000 messages of history. Request it before ``hub``:
+    waiting for the process blocks the event loop, which a started hub's
+    subscriber would take for a Redis that hangs, and resubscribe.
 
     """
     script = Path(__file__).with_name("server_process.py")
@@ -68,7 +70,7 @@ async def _presence_until(hub: Hub, room: str, expected: Any) -> float:
 
 
 async def test_members_of_a_killed_process_leave_presence(
-    hub: Hub, worker: tuple[Any, str]
+    worker: tuple[Any, str], hub: Hub
 ) -> None:
     """A process killed with SIGKILL leaves presence within 3 heartbeats."""
     process, url = worker
@@ -181,19 +183,28 @@ async def test_room_keys_come_from_overridable_methods(
 
 @pytest.mark.stress
 async def test_resume_under_load_across_processes(
-    hub: Hub, worker: tuple[Any, str]
+    worker: tuple[Any, str], hub: Hub
 ) -> None:
     """Members resuming while another process publishes get each message once."""
     _, url = worker
     async with room_server(hub) as server:
         async with (
             room_member(server, "load") as witness,
-            connect(url + "?group=load") as publisher,
+            # Not a member: it would receive every message and never read.
+            connect(url) as publisher,
         ):
             assert await publisher.recv() == "joined"
             count = 4000
-            for i in range(count):
-                await publisher.send(f"publish load {i}")
+
+            async def send() -> None:
+                # At a pace that keeps publishing going while members resume:
+                # at full speed, it could end before the fifth resume.
+                for i in range(count):
+                    await publisher.send(f"publish load {i}")
+                    if i % 20 == 19:
+                        await asyncio.sleep(0.01)
+
+            sending = asyncio.create_task(send())
             seen: list[Any] = []
 
             async def see(until: int) -> None:
@@ -211,10 +222,25 @@ async def test_resume_under_load_across_processes(
                     length = min(len(got) + 50, count - position)
                     while len(got) < length:
                         got.append(json.loads(await asyncio.wait_for(m.recv(), 10)))
+                    await _leave(m)
                 await see(position + length)
                 assert got == seen[position : position + length]
+            await sending
+            await _leave(witness)
             assert [int(f["data"]) for f in seen] == list(range(len(seen)))
             assert resumes >= 5
+
+
+async def _leave(client: Any) -> None:
+    """Leave the rooms and read what came before, so that closing is quick.
+
+    A client that stops reading while messages keep coming pauses reading
+    from the network, so it can't read the closing handshake: its close()
+    would wait for close_timeout, while publishing goes on.
+
+    """
+    await client.send("leave")
+    await frames_until(client, "left")
 
 
 async def test_at_most_once_across_a_redis_restart(

@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .exceptions import HubUnavailable
 from .presence import PRESENCE_SCRIPT
-from .redis import MIN_BACKOFF, RedisHub, _import_redis, _resolve, logger, send_once
+from .redis import (
+    MIN_BACKOFF,
+    RedisHub,
+    _import_redis,
+    _resolve,
+    _retry,
+    logger,
+    send_once,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -402,7 +410,9 @@ class ShardedPubSub:
     def _pubsub(self, node: ClusterNode) -> PubSub:
         pubsub = self._pubsubs.get(node.name)
         if pubsub is None:
-            retry = self._redis.asyncio.retry.Retry(self._redis.backoff.NoBackoff(), 0)
+            # Like RedisHub's subscriber: no reconnection by redis-py, as the
+            # reader and the hub's writer would both reconnect.
+            retry = _retry(self._redis, 0)
             pool = self._redis.asyncio.ConnectionPool(
                 connection_class=node.connection_class,
                 **{**node.connection_kwargs, "retry": retry},

@@ -54,6 +54,7 @@ __all__ = [
     "Policies",
     "Policy",
     "gap_notice",
+    "id_order",
     "parse_stream_id",
     "plan_replay",
     "wrap",
@@ -289,6 +290,23 @@ def parse_stream_id(id: str) -> tuple[int, int] | None:
     if match is None:
         return None
     return int(match[1]), int(match[2])
+
+
+def id_order(id: str) -> tuple[int, int]:
+    """The position of a history id in its room; ids increase in this order.
+
+    Ids are the in-process hub's counts, ``"7"``, or Redis stream ids,
+    ``"1718000000000-0"``; anything else comes first.
+
+    Example::
+
+        >>> id_order("7") < id_order("12")
+        True
+
+    """
+    if id.isdigit() and id.isascii():
+        return int(id), 0
+    return parse_stream_id(id) or (-1, -1)
 
 
 Entry = tuple[str, dict[str, str]]

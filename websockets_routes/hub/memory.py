@@ -37,6 +37,7 @@ from .history import (
     Policy,
     check_text,
     gap_notice,
+    id_order,
     wrap,
 )
 from .presence import LocalPresence, check_meta, event
@@ -142,6 +143,9 @@ class Hub:
         # room -> connection -> live frames held back while it catches up.
         self._replaying: dict[str, dict[Connection, list[tuple[str | None, Message]]]]
         self._replaying = {}
+        # room -> connection -> last id replayed to it, until a newer live
+        # frame reaches it: older ones are duplicates that arrived late.
+        self._seams: dict[str, dict[Connection, str]] = {}
 
     @classmethod
     def from_url(
@@ -415,12 +419,14 @@ class Hub:
 
     def _remove(self, connection: Connection, groups: Iterable[str]) -> None:
         removed = self._registry.remove(connection, groups)
+        self._forget_seams(connection, removed)
         self._left(self._presence.remove(connection, removed))
         self._changed(removed, [])
 
     def _discard(self, connection: Connection) -> None:
         entry = self._registry.discard(connection)
         if entry is not None:
+            self._forget_seams(connection, entry.groups)
             self._left(self._presence.remove(connection, entry.groups))
             self._presence.forget(connection)
             self._changed(entry.groups, [] if entry.user is None else [entry.user])
@@ -481,6 +487,10 @@ class Hub:
         # one room increase in the order frames arrive.
         seen = {id for id, _ in entries}
         frames += [frame for id, frame in held if id is None or id not in seen]
+        if entries:
+            # A backend's subscriber may receive a message after the history
+            # that holds it was read: _deliver_room() drops it then.
+            self._seams.setdefault(group, {})[connection] = entries[-1][0]
         for frame in frames:
             self._deliver([connection], frame)
 
@@ -510,6 +520,8 @@ class Hub:
             members = self._registry.groups.get(group, ())
         if id is not None:
             message = wrap(group, id, check_text(group, message))
+            if group in self._seams:
+                members = self._past_seams(group, id, members)
         replaying = self._replaying.get(group)
         if replaying and members:
             # Rare: someone in the group is catching up on its history.
@@ -522,6 +534,27 @@ class Hub:
         self._deliver(members, message)
 
     # Delivery.
+
+    def _past_seams(
+        self, group: str, id: str, members: Iterable[Connection]
+    ) -> list[Connection]:
+        # Frames of a room arrive in the order of their ids: one no newer
+        # than the last replayed to a connection is a duplicate, and a newer
+        # one means that no duplicate follows.
+        seams, order = self._seams[group], id_order(id)
+        late = {c for c, last in seams.items() if order <= id_order(last)}
+        for connection in seams.keys() - late:
+            del seams[connection]
+        if not seams:
+            del self._seams[group]
+        return [connection for connection in members if connection not in late]
+
+    def _forget_seams(self, connection: Connection, groups: Iterable[str]) -> None:
+        for group in groups:
+            seams = self._seams.get(group, {})
+            seams.pop(connection, None)
+            if not seams:
+                self._seams.pop(group, None)
 
     def _deliver_local(
         self, connections: Collection[Connection], message: Message

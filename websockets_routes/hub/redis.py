@@ -1021,10 +1021,27 @@ def _legacy_pool() -> bool:
 
 
 def _client(redis: Any, url: str, retries: int, options: dict[str, Any]) -> Redis:
-    retry = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), retries)
+    retry = _retry(redis, retries)
     return cast(
         "Redis", redis.asyncio.Redis.from_url(url, **{"retry": retry, **options})
     )
+
+
+def _retry(redis: Any, retries: int) -> Any:
+    """redis-py's retry policy: ``retries`` attempts, or none and no reconnection.
+
+    redis-py's ``PubSub`` reconnects a failed connection before it gives up,
+    even when it retries nothing. The subscriber's reader and writer tasks
+    share one connection: after Redis restarts, both reconnected it at once
+    and the second socket replaced the first, which was never closed. With
+    no retries, a failure raises and leaves the connection as it is: the
+    hub closes it and starts a new session.
+
+    """
+    backoff = redis.backoff.NoBackoff()
+    if retries:
+        return redis.asyncio.retry.Retry(backoff, retries)
+    return redis.asyncio.retry.Retry(backoff, 0, supported_errors=())
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> bool:
