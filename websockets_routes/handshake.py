@@ -39,7 +39,6 @@ most this much each):
 
 from __future__ import annotations
 
-import functools
 import http
 import re
 import urllib.parse
@@ -74,27 +73,34 @@ def install(protocol: ServerProtocol) -> None:
     escapes what the client sent.
 
     """
+    # A class of our own rather than bound methods or partials set on each
+    # connection: one attribute store per handshake.
+    protocol.__class__ = _EscapingProtocol
     # Left unstarted: the first next() on data or EOF starts it, which saves
     # running it to its first yield on every connection.
     protocol.parser = parse(protocol)
-    protocol.accept = functools.partial(_accept, protocol.accept, protocol)  # type: ignore[method-assign]
 
 
-def _accept(accept: Any, protocol: ServerProtocol, request: Request) -> Response:
-    """Run websockets' ``accept()``, whose refusals quote the client, escaped."""
-    reject = protocol.reject
-    protocol.reject = functools.partial(_escaped_reject, reject)  # type: ignore[method-assign]
-    try:
-        response: Response = accept(request)
-    finally:
-        del protocol.reject
-    return response
+class _EscapingProtocol(ServerProtocol):
+    """websockets' ``ServerProtocol``, whose ``accept()`` escapes its refusals."""
 
+    # True while accept() runs: its refusals quote the client, and the other
+    # answers (ours, the application's) must stay as they are written.
+    _escaping = False
 
-def _escaped_reject(reject: Any, status: http.HTTPStatus, text: str) -> Response:
-    # A header that isn't UTF-8 would make websockets 14 fail to encode it.
-    response: Response = reject(status, _UNSAFE.sub(_escape, text))
-    return response
+    def accept(self, request: Request) -> Response:
+        self._escaping = True
+        try:
+            return super().accept(request)
+        finally:
+            self._escaping = False
+
+    def reject(self, status: http.HTTPStatus | int, text: str) -> Response:
+        if self._escaping:
+            # A header that isn't UTF-8 would make websockets 14 fail to
+            # encode it.
+            text = _UNSAFE.sub(_escape, text)
+        return super().reject(status, text)
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -111,7 +117,8 @@ def parse(protocol: ServerProtocol) -> Generator[None]:
     # a traceback, and a client that goes away or sends garbage must not fill
     # the error log; websockets logs the answer itself.
     try:
-        request = yield from read_request(protocol.reader.read_line)
+        reader = protocol.reader
+        request = yield from read_request(reader.read_line, reader.buffer)
     except EOFError:
         if protocol.reader.eof:  # the client went away before its request
             yield from _went_away(protocol)
@@ -167,11 +174,15 @@ def _went_away(protocol: ServerProtocol) -> Generator[None]:
     yield
 
 
-def read_request(read_line: Any) -> Generator[None, None, Request]:
+def read_request(
+    read_line: Any, buffer: bytearray | None = None
+) -> Generator[None, None, Request]:
     """Read a request line and headers; :class:`RequestError` says what is wrong.
 
     ``read_line`` is the connection's ``StreamReader.read_line``, whose
-    signature changed in websockets 15.
+    signature changed in websockets 15; ``buffer``, the reader's buffer,
+    saves counting the header bytes line by line when the whole request is
+    there already.
 
     """
     try:
@@ -203,8 +214,12 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
         raise RequestError(
             http.HTTPStatus.BAD_REQUEST, "control character in request target"
         )
+    # Each header line ends in CRLF, or parse_headers() raises: the first
+    # blank line ends the headers by that offset, so they fit the limit.
+    if buffer is None or buffer.find(b"\r\n\r\n", 0, MAX_HEADER_SIZE) < 0:
+        read_line = _limited(read_line, MAX_HEADER_SIZE)
     try:
-        headers = yield from parse_headers(_limited(read_line, MAX_HEADER_SIZE))
+        headers = yield from parse_headers(read_line)
     except SecurityError as exc:
         raise RequestError(
             http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc)

@@ -39,6 +39,7 @@ import http
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Generator
+from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from typing import Protocol as TypingProtocol
@@ -168,9 +169,11 @@ class Protocol(ServerConnection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         handshake.install(self.protocol)
-        self.opened_at = self.loop.time()
+        # The clock itself, not loop.time(): no frame per handshake, and the
+        # hook deadline only needs durations.
+        self.opened_at = monotonic()
 
-    async def drain(self) -> None:
+    def drain(self) -> Coroutine[Any, Any, None]:
         """Wait until the client reads what was written, or abort at the deadline.
 
         websockets waits without a limit, so a client that stops reading
@@ -181,9 +184,15 @@ class Protocol(ServerConnection):
         :exc:`~websockets.exceptions.ConnectionClosedError` (code 1006).
 
         """
-        timeout = self._drain_timeout() if self.paused else None
-        if timeout is None:
-            return await super().drain()
+        # A plain function that returns websockets' coroutine: a send costs
+        # no coroutine of ours while the client reads.
+        if self.paused:
+            timeout = self._drain_timeout()
+            if timeout is not None:
+                return self._drain_within(timeout)
+        return super().drain()
+
+    async def _drain_within(self, timeout: float) -> None:
         try:
             await asyncio.wait_for(super().drain(), max(timeout, 0))
         except asyncio.TimeoutError:
@@ -204,7 +213,7 @@ class Protocol(ServerConnection):
         """Await a ``process_request`` hook; HTTP 503 if it outlives its deadline."""
         if self.open_timeout is None:
             return await hook
-        timeout = self.opened_at + HOOK_SHARE * self.open_timeout - self.loop.time()
+        timeout = HOOK_SHARE * self.open_timeout - (monotonic() - self.opened_at)
         try:
             return await asyncio.wait_for(hook, max(timeout, 0))
         except asyncio.TimeoutError:
@@ -498,6 +507,14 @@ def _options(
         "write_timeout": kwargs.pop("write_timeout", cls.write_timeout),
         "__module__": cls.__module__,
     }
+    if cls.handshake is Protocol.handshake:
+        # Protocol.handshake() only checks for a router, which this class
+        # has: websockets' own, with no call of ours per handshake.
+        namespace["handshake"] = (
+            Protocol._quiet_handshake
+            if _HANDSHAKE_RAISES
+            else ServerConnection.handshake
+        )
     routed = type(cls.__name__, (cls,), namespace)
     # websockets takes a plain function or a coroutine function: routing
     # needs no coroutine unless 0.2's hook is overridden or a view's hook is one.
