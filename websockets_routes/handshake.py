@@ -39,9 +39,11 @@ most this much each):
 
 from __future__ import annotations
 
+import functools
 import http
 import re
 import urllib.parse
+import weakref
 from collections.abc import Generator
 from typing import Any
 
@@ -73,34 +75,32 @@ def install(protocol: ServerProtocol) -> None:
     escapes what the client sent.
 
     """
-    # A class of our own rather than bound methods or partials set on each
-    # connection: one attribute store per handshake.
-    protocol.__class__ = _EscapingProtocol
     # Left unstarted: the first next() on data or EOF starts it, which saves
     # running it to its first yield on every connection.
     protocol.parser = parse(protocol)
+    # No class of our own: instances of another class than websockets'
+    # miss the interpreter's attribute caches in all of websockets' code,
+    # and cost µs per handshake. And a weak reference: a partial holding the
+    # protocol would make a cycle that only the garbage collector frees.
+    protocol.accept = functools.partial(_accept, weakref.ref(protocol))  # type: ignore[method-assign]
 
 
-class _EscapingProtocol(ServerProtocol):
-    """websockets' ``ServerProtocol``, whose ``accept()`` escapes its refusals."""
+def _accept(ref: weakref.ref[ServerProtocol], request: Request) -> Response:
+    """Run websockets' ``accept()``, whose refusals quote the client, escaped."""
+    protocol = ref()
+    assert protocol is not None  # it is calling us
+    protocol.reject = functools.partial(_escaped_reject, protocol.reject)  # type: ignore[method-assign]
+    try:
+        return type(protocol).accept(protocol, request)
+    finally:
+        # The partial holds the protocol: no cycle may outlive the call.
+        del protocol.reject
 
-    # True while accept() runs: its refusals quote the client, and the other
-    # answers (ours, the application's) must stay as they are written.
-    _escaping = False
 
-    def accept(self, request: Request) -> Response:
-        self._escaping = True
-        try:
-            return super().accept(request)
-        finally:
-            self._escaping = False
-
-    def reject(self, status: http.HTTPStatus | int, text: str) -> Response:
-        if self._escaping:
-            # A header that isn't UTF-8 would make websockets 14 fail to
-            # encode it.
-            text = _UNSAFE.sub(_escape, text)
-        return super().reject(status, text)
+def _escaped_reject(reject: Any, status: http.HTTPStatus, text: str) -> Response:
+    # A header that isn't UTF-8 would make websockets 14 fail to encode it.
+    response: Response = reject(status, _UNSAFE.sub(_escape, text))
+    return response
 
 
 def _escape(match: re.Match[str]) -> str:
