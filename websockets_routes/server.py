@@ -163,6 +163,7 @@ class Protocol(ServerConnection):
     dispatch: Dispatch | None = None
     #: Seconds a write waits for the client to read; :obj:`None`: no limit.
     write_timeout: ClassVar[float | None] = DEFAULT_WRITE_TIMEOUT
+    _write_timer: asyncio.TimerHandle | None = None
     #: The server's ``open_timeout``, which bounds ``process_request`` hooks.
     open_timeout: ClassVar[float | None] = 10.0
 
@@ -173,34 +174,68 @@ class Protocol(ServerConnection):
         # hook deadline only needs durations.
         self.opened_at = monotonic()
 
-    def drain(self) -> Coroutine[Any, Any, None]:
-        """Wait until the client reads what was written, or abort at the deadline.
+    def pause_writing(self) -> None:
+        """Start the write deadline: the client stopped reading what was written.
 
         websockets waits without a limit, so a client that stops reading
         would keep a handler's ``send()``, a keepalive ``ping()`` or a
         ``close()`` waiting forever. The deadline is :attr:`write_timeout`
         while the connection is open, and what is left of ``close_timeout``
-        once it closes; past it, websockets aborts the transport and raises
+        once it closes; past it, a write that still waits fails, websockets
+        aborts the transport and raises
         :exc:`~websockets.exceptions.ConnectionClosedError` (code 1006).
 
         """
-        # A plain function that returns websockets' coroutine: a send costs
-        # no coroutine of ours while the client reads.
-        if self.paused:
-            timeout = self._drain_timeout()
-            if timeout is not None:
-                return self._drain_within(timeout)
-        return super().drain()
+        # A timer between pause and resume, rather than an override of
+        # drain(): websockets drains after each send, and no function of
+        # ours may run per message.
+        super().pause_writing()
+        self._arm_write_timer()
 
-    async def _drain_within(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(super().drain(), max(timeout, 0))
-        except asyncio.TimeoutError:
-            logger.info("client doesn't read: aborting after %.1f seconds", timeout)
-            # websockets 14 then calls transport.close(), which waits for the
-            # buffer to drain, forever: abort first.
-            self.transport.abort()
-            raise TimeoutError("client doesn't read") from None
+    def resume_writing(self) -> None:
+        """Cancel the write deadline: the client reads again."""
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+        super().resume_writing()
+
+    def close(
+        self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = ""
+    ) -> Coroutine[Any, Any, None]:
+        """Close the connection; a write that waits has ``close_timeout`` left."""
+        timer, timeout = self._write_timer, self.close_timeout
+        if timer is not None and timeout is not None:
+            if timer.when() > self.loop.time() + timeout:
+                timer.cancel()
+                self._write_timer = self.loop.call_later(
+                    timeout, self._write_timed_out, timeout
+                )
+        # websockets' coroutine, returned: no coroutine of ours per close.
+        return super().close(code, reason)
+
+    def _arm_write_timer(self) -> None:
+        timeout = self._drain_timeout()
+        if timeout is not None:
+            self._write_timer = self.loop.call_later(
+                max(timeout, 0), self._write_timed_out, timeout
+            )
+
+    def _write_timed_out(self, timeout: float) -> None:
+        self._write_timer = None
+        if not self.paused:  # pragma: no cover - the connection was lost since
+            return
+        if not self.drain_waiters:
+            # Nothing waits (broadcast() doesn't): only a write that waits
+            # has a deadline.
+            self._arm_write_timer()
+            return
+        logger.info("client doesn't read: aborting after %.1f seconds", timeout)
+        for waiter in self.drain_waiters:
+            if not waiter.done():
+                waiter.set_exception(TimeoutError("client doesn't read"))
+        # websockets 14 then calls transport.close(), which waits for the
+        # buffer to drain, forever: abort first.
+        self.transport.abort()
 
     def _drain_timeout(self) -> float | None:
         if self.protocol.state in (CONNECTING, OPEN):
