@@ -6,7 +6,8 @@ handler. The clients, in the calling process, load one subject at a time;
 before and after each load the process reports the CPU time (user and
 system) of the thread that runs the event loop. Every subject then shares
 the same interpreter, heap and garbage collector, and the figure is the
-server's own work, not the machine's.
+server's own work, not the machine's. Once the servers are up, the process
+calls ``gc.freeze()``, as the README recommends after registration.
 
 :func:`interleave` runs the subjects in a rotating order, repetition after
 repetition, so that the drift of a shared machine weighs on all of them
