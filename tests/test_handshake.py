@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import os
 from typing import Any
 
 import pytest
 from websockets.datastructures import Headers
+from websockets.server import ServerProtocol
 
 from websockets_routes import RoutedPath, Router
+from websockets_routes.handshake import install
 
 from support import url_of
 
@@ -238,3 +241,12 @@ async def test_client_gone_mid_request_gets_no_answer() -> None:
         writer.write_eof()
         assert await asyncio.wait_for(reader.read(), 5) == b""
         writer.close()
+
+
+def test_install_makes_no_reference_cycle() -> None:
+    """install() refers to the protocol only weakly: no cycle for the collector."""
+    protocol = ServerProtocol()
+    install(protocol)
+    near = gc.get_referents(protocol.accept)
+    reachable = [*near, *(item for ref in near for item in gc.get_referents(ref))]
+    assert all(item is not protocol for item in reachable)

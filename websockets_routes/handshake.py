@@ -43,6 +43,7 @@ import functools
 import http
 import re
 import urllib.parse
+import weakref
 from collections.abc import Generator
 from typing import Any
 
@@ -77,18 +78,23 @@ def install(protocol: ServerProtocol) -> None:
     # Left unstarted: the first next() on data or EOF starts it, which saves
     # running it to its first yield on every connection.
     protocol.parser = parse(protocol)
-    protocol.accept = functools.partial(_accept, protocol.accept, protocol)  # type: ignore[method-assign]
+    # No class of our own: instances of another class than websockets'
+    # miss the interpreter's attribute caches in all of websockets' code,
+    # and cost µs per handshake. And a weak reference: a partial holding the
+    # protocol would make a cycle that only the garbage collector frees.
+    protocol.accept = functools.partial(_accept, weakref.ref(protocol))  # type: ignore[method-assign]
 
 
-def _accept(accept: Any, protocol: ServerProtocol, request: Request) -> Response:
+def _accept(ref: weakref.ref[ServerProtocol], request: Request) -> Response:
     """Run websockets' ``accept()``, whose refusals quote the client, escaped."""
-    reject = protocol.reject
-    protocol.reject = functools.partial(_escaped_reject, reject)  # type: ignore[method-assign]
+    protocol = ref()
+    assert protocol is not None  # it is calling us
+    protocol.reject = functools.partial(_escaped_reject, protocol.reject)  # type: ignore[method-assign]
     try:
-        response: Response = accept(request)
+        return type(protocol).accept(protocol, request)
     finally:
+        # The partial holds the protocol: no cycle may outlive the call.
         del protocol.reject
-    return response
 
 
 def _escaped_reject(reject: Any, status: http.HTTPStatus, text: str) -> Response:
@@ -111,7 +117,8 @@ def parse(protocol: ServerProtocol) -> Generator[None]:
     # a traceback, and a client that goes away or sends garbage must not fill
     # the error log; websockets logs the answer itself.
     try:
-        request = yield from read_request(protocol.reader.read_line)
+        reader = protocol.reader
+        request = yield from read_request(reader.read_line, reader.buffer)
     except EOFError:
         if protocol.reader.eof:  # the client went away before its request
             yield from _went_away(protocol)
@@ -167,11 +174,15 @@ def _went_away(protocol: ServerProtocol) -> Generator[None]:
     yield
 
 
-def read_request(read_line: Any) -> Generator[None, None, Request]:
+def read_request(
+    read_line: Any, buffer: bytearray | None = None
+) -> Generator[None, None, Request]:
     """Read a request line and headers; :class:`RequestError` says what is wrong.
 
     ``read_line`` is the connection's ``StreamReader.read_line``, whose
-    signature changed in websockets 15.
+    signature changed in websockets 15; ``buffer``, the reader's buffer,
+    saves counting the header bytes line by line when the whole request is
+    there already.
 
     """
     try:
@@ -203,8 +214,12 @@ def read_request(read_line: Any) -> Generator[None, None, Request]:
         raise RequestError(
             http.HTTPStatus.BAD_REQUEST, "control character in request target"
         )
+    # Each header line ends in CRLF, or parse_headers() raises: the first
+    # blank line ends the headers by that offset, so they fit the limit.
+    if buffer is None or buffer.find(b"\r\n\r\n", 0, MAX_HEADER_SIZE) < 0:
+        read_line = _limited(read_line, MAX_HEADER_SIZE)
     try:
-        headers = yield from parse_headers(_limited(read_line, MAX_HEADER_SIZE))
+        headers = yield from parse_headers(read_line)
     except SecurityError as exc:
         raise RequestError(
             http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc)

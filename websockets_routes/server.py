@@ -39,6 +39,7 @@ import http
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Generator
+from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from typing import Protocol as TypingProtocol
@@ -162,36 +163,79 @@ class Protocol(ServerConnection):
     dispatch: Dispatch | None = None
     #: Seconds a write waits for the client to read; :obj:`None`: no limit.
     write_timeout: ClassVar[float | None] = DEFAULT_WRITE_TIMEOUT
+    _write_timer: asyncio.TimerHandle | None = None
     #: The server's ``open_timeout``, which bounds ``process_request`` hooks.
     open_timeout: ClassVar[float | None] = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         handshake.install(self.protocol)
-        self.opened_at = self.loop.time()
+        # The clock itself, not loop.time(): no frame per handshake, and the
+        # hook deadline only needs durations.
+        self.opened_at = monotonic()
 
-    async def drain(self) -> None:
-        """Wait until the client reads what was written, or abort at the deadline.
+    def pause_writing(self) -> None:
+        """Start the write deadline: the client stopped reading what was written.
 
         websockets waits without a limit, so a client that stops reading
         would keep a handler's ``send()``, a keepalive ``ping()`` or a
         ``close()`` waiting forever. The deadline is :attr:`write_timeout`
         while the connection is open, and what is left of ``close_timeout``
-        once it closes; past it, websockets aborts the transport and raises
+        once it closes; past it, a write that still waits fails, websockets
+        aborts the transport and raises
         :exc:`~websockets.exceptions.ConnectionClosedError` (code 1006).
 
         """
-        timeout = self._drain_timeout() if self.paused else None
-        if timeout is None:
-            return await super().drain()
-        try:
-            await asyncio.wait_for(super().drain(), max(timeout, 0))
-        except asyncio.TimeoutError:
-            logger.info("client doesn't read: aborting after %.1f seconds", timeout)
-            # websockets 14 then calls transport.close(), which waits for the
-            # buffer to drain, forever: abort first.
-            self.transport.abort()
-            raise TimeoutError("client doesn't read") from None
+        # A timer between pause and resume, rather than an override of
+        # drain(): websockets drains after each send, and no function of
+        # ours may run per message.
+        super().pause_writing()
+        self._arm_write_timer()
+
+    def resume_writing(self) -> None:
+        """Cancel the write deadline: the client reads again."""
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+        super().resume_writing()
+
+    def close(
+        self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = ""
+    ) -> Coroutine[Any, Any, None]:
+        """Close the connection; a write that waits has ``close_timeout`` left."""
+        timer, timeout = self._write_timer, self.close_timeout
+        if timer is not None and timeout is not None:
+            if timer.when() > self.loop.time() + timeout:
+                timer.cancel()
+                self._write_timer = self.loop.call_later(
+                    timeout, self._write_timed_out, timeout
+                )
+        # websockets' coroutine, returned: no coroutine of ours per close.
+        return super().close(code, reason)
+
+    def _arm_write_timer(self) -> None:
+        timeout = self._drain_timeout()
+        if timeout is not None:
+            self._write_timer = self.loop.call_later(
+                max(timeout, 0), self._write_timed_out, timeout
+            )
+
+    def _write_timed_out(self, timeout: float) -> None:
+        self._write_timer = None
+        if not self.paused:  # pragma: no cover - the connection was lost since
+            return
+        if not self.drain_waiters:
+            # Nothing waits (broadcast() doesn't): only a write that waits
+            # has a deadline.
+            self._arm_write_timer()
+            return
+        logger.info("client doesn't read: aborting after %.1f seconds", timeout)
+        for waiter in self.drain_waiters:
+            if not waiter.done():
+                waiter.set_exception(TimeoutError("client doesn't read"))
+        # websockets 14 then calls transport.close(), which waits for the
+        # buffer to drain, forever: abort first.
+        self.transport.abort()
 
     def _drain_timeout(self) -> float | None:
         if self.protocol.state in (CONNECTING, OPEN):
@@ -204,7 +248,7 @@ class Protocol(ServerConnection):
         """Await a ``process_request`` hook; HTTP 503 if it outlives its deadline."""
         if self.open_timeout is None:
             return await hook
-        timeout = self.opened_at + HOOK_SHARE * self.open_timeout - self.loop.time()
+        timeout = HOOK_SHARE * self.open_timeout - (monotonic() - self.opened_at)
         try:
             return await asyncio.wait_for(hook, max(timeout, 0))
         except asyncio.TimeoutError:
@@ -498,6 +542,14 @@ def _options(
         "write_timeout": kwargs.pop("write_timeout", cls.write_timeout),
         "__module__": cls.__module__,
     }
+    if cls.handshake is Protocol.handshake:
+        # Protocol.handshake() only checks for a router, which this class
+        # has: websockets' own, with no call of ours per handshake.
+        namespace["handshake"] = (
+            Protocol._quiet_handshake
+            if _HANDSHAKE_RAISES
+            else ServerConnection.handshake
+        )
     routed = type(cls.__name__, (cls,), namespace)
     # websockets takes a plain function or a coroutine function: routing
     # needs no coroutine unless 0.2's hook is overridden or a view's hook is one.
