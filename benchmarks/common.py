@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import platform
 import statistics
 import time
 from collections.abc import Callable, Iterable
 
-__all__ = ["Row", "machine", "median_ns", "print_table"]
+__all__ = ["Row", "machine", "median_ns", "print_table", "run_main"]
 
 
 @dataclasses.dataclass
@@ -70,3 +71,12 @@ def print_table(rows: Iterable[Row]) -> None:
         )
         if index == 0:
             print("  ".join("-" * width for width in widths))
+
+
+def run_main(main: Callable[[bool], list[Row]], doc: str | None) -> None:
+    """Run a benchmark module's ``main()`` from the command line; print its table."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--quick", action="store_true", help="run in a few seconds")
+    args = parser.parse_args()
+    print(machine())
+    print_table(main(args.quick))

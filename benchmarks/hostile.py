@@ -15,12 +15,11 @@ Run: ``python benchmarks/hostile.py [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import statistics
 from collections.abc import Callable
 
-from common import Row, machine, print_table
+from common import Row, run_main
 from match import cpu_ns
 
 from websockets_routes.table import Route, RouteTable
@@ -79,8 +78,4 @@ def main(quick: bool = False) -> list[Row]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(machine())
-    print_table(main(args.quick))
+    run_main(main, __doc__)

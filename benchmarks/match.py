@@ -24,7 +24,6 @@ Run: ``python benchmarks/match.py [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import statistics
 import sys
@@ -32,7 +31,7 @@ import time
 from collections.abc import Callable
 
 import routes
-from common import Row, machine, print_table
+from common import Row, run_main
 from shapes import SHAPES, Shape, probes, werkzeug_rule
 
 from websockets_routes import Router
@@ -185,8 +184,4 @@ def main(quick: bool = False) -> list[Row]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(machine())
-    print_table(main(args.quick))
+    run_main(main, __doc__)

@@ -15,13 +15,12 @@ Run: ``python benchmarks/registration.py [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import statistics
 import time
 import tracemalloc
 
-from common import Row, machine, print_table
+from common import Row, run_main
 from shapes import SHAPES
 
 from websockets_routes import Router
@@ -138,8 +137,4 @@ def main(quick: bool = False) -> list[Row]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(machine())
-    print_table(main(args.quick))
+    run_main(main, __doc__)
