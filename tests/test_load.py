@@ -54,8 +54,11 @@ async def remote() -> AsyncIterator[Remote]:
         if hard != resource.RLIM_INFINITY and hard < 12000:
             pytest.skip(f"12000 file descriptors are needed; the limit is {hard}")
         resource.setrlimit(resource.RLIMIT_NOFILE, (12000, hard))
+    # Python's own allocator keeps arenas that hold one live object each;
+    # on the C allocator, the stats trim everything that is free.
+    env = {**os.environ, "PYTHONMALLOC": "malloc"}
     process = subprocess.Popen(
-        [sys.executable, SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
     )
     assert process.stdout is not None and process.stdin is not None
     port = int(await asyncio.to_thread(process.stdout.readline))
@@ -135,9 +138,9 @@ async def load(remote: Remote) -> tuple[float, int, int]:
 async def test_five_thousand_routed_connections(remote: Remote) -> None:
     """5,000 connections on three routes: every message arrives, nothing is kept.
 
-    The allocator keeps most of the memory of a load for the next one, and
-    its fragmentation grows it a little more the second time; the third load
-    must not grow it by more than 10%.
+    The server runs on the C allocator and trims it before each reading, so
+    the figures are what it holds: after the first load, each later load
+    gives its memory back to within 10%.
 
     """
     started = time.monotonic()
@@ -155,7 +158,9 @@ async def test_five_thousand_routed_connections(remote: Remote) -> None:
         f"each load: {', '.join(f'{r / 2**20:.1f}' for r in rss)} MiB"
     )
     assert elapsed < 120
-    assert rss[2] <= rss[1] * 1.1
+    # The first load leaves what stays allocated once used (dict tables,
+    # caches, interned names); every load after it gives its memory back.
+    assert max(rss[1:]) <= rss[0] * 1.1
 
 
 async def test_header_flood(remote: Remote) -> None:
