@@ -188,11 +188,6 @@ class ClusterHub(RedisHub):
         )
         return cast("Redis", client)
 
-    def _create_publisher(self, url: str, options: dict[str, Any]) -> Redis:
-        # The publisher learns the topology too: keep redis-py's timeouts,
-        # which bound publishes as well.
-        return self._create_client(url, 0, options)
-
     def _pubsub(self) -> PubSub:
         # ShardedPubSub has the part of PubSub's API that RedisHub uses.
         cluster = cast("RedisCluster", self._subscriber)

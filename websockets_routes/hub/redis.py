@@ -39,9 +39,8 @@ import dataclasses
 import functools
 import logging
 import random
-import sys
 import uuid
-from collections.abc import Collection, Coroutine, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from .envelope import Message, encode, unwrap
@@ -239,8 +238,7 @@ class RedisHub(Hub):
         # may have run must not: the publisher never retries.
         command_options = {"socket_timeout": 5.0, **options}
         self._client: Redis = self._create_client(url, 1, command_options)
-        self._publish_timeout: float | None = command_options["socket_timeout"]
-        self._publisher: Redis = self._create_publisher(url, command_options)
+        self._publisher: Redis = self._create_client(url, 0, command_options)
         self._response_error: type[Exception] = redis.exceptions.ResponseError
         self._no_script_error: type[Exception] = redis.exceptions.NoScriptError
         self.stats = RedisHubStats()
@@ -283,11 +281,6 @@ class RedisHub(Hub):
 
     def _create_client(self, url: str, retries: int, options: dict[str, Any]) -> Redis:
         return _client(_import_redis(), url, retries, options)
-
-    def _create_publisher(self, url: str, options: dict[str, Any]) -> Redis:
-        # _send_once() bounds each command and its answer with one timeout:
-        # redis-py's socket_timeout costs a task per command it sends.
-        return self._create_client(url, 0, {**options, "socket_timeout": None})
 
     def _pubsub(self) -> PubSub:
         return self._subscriber.pubsub()
@@ -441,8 +434,7 @@ class RedisHub(Hub):
 
         """
         refused, failed = self._response_error, self._errors
-        timeout = self._publish_timeout
-        return await _execute_once(self._publisher, refused, failed, timeout, *command)
+        return await _execute_once(self._publisher, refused, failed, *command)
 
     def _check_local(self, channel: str, receivers: int) -> None:
         # This process has members there. If Redis counted no subscriber, or
@@ -976,7 +968,6 @@ async def _execute_once(
     client: Redis,
     refused: type[Exception],
     failed: tuple[type[Exception], ...],
-    timeout: float | None,
     *args: Any,
 ) -> Any:
     """Send a command once, on a connection of ``client``'s pool.
@@ -989,8 +980,6 @@ async def _execute_once(
         client: Redis client whose pool provides the connection.
         refused: The exception of an error that Redis answers with.
         failed: The exceptions of a failed connection.
-        timeout: Longest wait for sending the command and reading its answer,
-            in seconds, or :obj:`None` to rely on the connection's timeouts.
         args: The command and its arguments.
 
     """
@@ -1000,7 +989,7 @@ async def _execute_once(
     except failed as exc:
         raise HubUnavailable(f"cannot publish to redis: {exc}") from exc
     try:
-        return await send_once(connection, refused, failed, *args, timeout=timeout)
+        return await send_once(connection, refused, failed, *args)
     finally:
         await pool.release(connection)
 
@@ -1010,27 +999,20 @@ async def send_once(
     refused: type[Exception],
     failed: tuple[type[Exception], ...],
     *args: Any,
-    timeout: float | None = None,
 ) -> Any:
     """Send a command once on a connected ``connection`` and read its answer.
-
-    ``timeout`` bounds the command and its answer together; without it, the
-    connection's ``socket_timeout`` bounds each of them.
 
     Raises:
         HubUnavailable: If Redis refused the command: it didn't run.
         HubDeliveryUnknown: If the command was written but no answer came.
 
     """
-    # asyncio.TimeoutError isn't an OSError on Python 3.10.
-    failures: tuple[type[BaseException], ...] = (*failed, asyncio.TimeoutError)
     try:
-        if timeout is None:
-            return await _send_and_read(connection, args)
-        return await _within(timeout, _send_and_read(connection, args))
+        await connection.send_command(*args)
+        return await connection.read_response()
     except refused as exc:
         raise HubUnavailable(f"redis refused to publish: {exc}") from exc
-    except failures as exc:
+    except failed as exc:
         # A late answer would be read as the next command's: drop the
         # connection. redis-py already does on most errors.
         await connection.disconnect(nowait=True)
@@ -1038,20 +1020,6 @@ async def send_once(
     except BaseException:
         await connection.disconnect(nowait=True)
         raise
-
-
-async def _send_and_read(connection: Any, args: tuple[Any, ...]) -> Any:
-    await connection.send_command(*args)
-    return await connection.read_response()
-
-
-async def _within(timeout: float, coroutine: Coroutine[Any, Any, Any]) -> Any:
-    # asyncio.timeout() runs the coroutine in the caller's task; wait_for()
-    # runs it in a task of its own, until Python 3.12.
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(timeout):
-            return await coroutine
-    return await asyncio.wait_for(coroutine, timeout)  # pragma: no cover
 
 
 def _connection(pool: Any) -> Any:
