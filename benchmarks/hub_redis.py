@@ -25,7 +25,11 @@ ratios hub / plain (throughput; plain / hub for latency: higher is better).
   the client received the last one;
 * CPU per message: the CPU time that this process and the server process
   spent during the throughput run (from ``/proc``, so Linux only), per
-  message: the least noisy figure on a shared machine.
+  message: the least noisy figure on a shared machine; then the server
+  process's alone: the receiving side, from Redis to the WebSocket client;
+* CPU per publish: the CPU time of this process per publish, awaited one
+  after the other, to a channel that no process subscribes to: the
+  publishing side alone, in one process.
 
 """
 
@@ -33,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import pathlib
 import shutil
 import socket
@@ -149,14 +152,16 @@ async def throughput(publish: Publish, client: ClientConnection, count: int) -> 
     return count / (time.perf_counter() - start)
 
 
-Figures = tuple[float, float, float, float]
+# Throughput, p50, p99, CPU per message of both processes, of the server's.
+Figures = tuple[float, float, float, float, float]
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time used so far by this process and by the server process."""
-    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime and stime
-    return time.process_time() + ticks / os.sysconf("SC_CLK_TCK")
+def server_seconds(pid: int) -> float:
+    """CPU time used so far by the server process's threads."""
+    # schedstat counts nanoseconds; stat counts ticks of 10 ms, too coarse
+    # for the server's share of a quick run.
+    tasks = pathlib.Path(f"/proc/{pid}/task").glob("*/schedstat")
+    return sum(int(task.read_text().split()[0]) for task in tasks) / 1e9
 
 
 async def measure(
@@ -165,11 +170,12 @@ async def measure(
     """One round of one subject: throughput, p50, p99, CPU per message."""
     count = 500 if quick else 3_000
     times = await latency(publish, client, 200 if quick else 1_000)
-    start = cpu_seconds(pid)
+    start, server_start = time.process_time(), server_seconds(pid)
     rate = await throughput(publish, client, count)
-    cpu = (cpu_seconds(pid) - start) / count
+    server = (server_seconds(pid) - server_start) / count
+    cpu = (time.process_time() - start) / count + server
     p50, p99 = (statistics.quantiles(times, n=100)[i] for i in (49, 98))
-    return rate, p50, p99, cpu
+    return rate, p50, p99, cpu, server
 
 
 async def pubsub_rows(url: str, name: str, quick: bool) -> list[Row]:
@@ -221,6 +227,57 @@ async def rounds(
     return results
 
 
+async def publish_rows(url: str, name: str, quick: bool) -> list[Row]:
+    """CPU time per publish in this process, the hub against redis-py, as rows."""
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    plain = plain_client(url)
+    send = plain.spublish if is_cluster(url) else plain.publish
+    channel = f"{namespace}:nobody"
+    async with Hub.from_url(url, namespace=namespace) as hub:
+        subjects: dict[str, Callable[[], Awaitable[Any]]] = {
+            "redis-py": lambda: send(channel, "0"),
+            "hub": lambda: hub.publish("nobody", "0"),
+        }
+        runs = await cpu_rounds(subjects, 200 if quick else 2_000, quick)
+    await plain.aclose()
+    ratios = [p / h for h, p in zip(runs["hub"], runs["redis-py"], strict=True)]
+    case = f"{name}, publishing side, CPU per publish"
+    note = "median of per-round ratios to redis-py"
+    return [
+        Row("hub redis", case, "redis-py publish", median_us(runs["redis-py"]), "µs"),
+        Row(
+            "hub redis",
+            case,
+            f"{type(hub).__name__}.publish()",
+            median_us(runs["hub"]),
+            "µs",
+            statistics.median(ratios),
+            note,
+        ),
+    ]
+
+
+async def cpu_rounds(
+    subjects: dict[str, Callable[[], Awaitable[Any]]], count: int, quick: bool
+) -> dict[str, list[float]]:
+    """CPU seconds per call of each subject, in alternating rounds."""
+    results: dict[str, list[float]] = {name: [] for name in subjects}
+    for index in range(-1, 1 if quick else 11):  # round -1 warms up
+        order = list(subjects) if index % 2 == 0 else list(reversed(subjects))
+        for name in order:
+            start = time.process_time()
+            for _ in range(count):
+                await subjects[name]()
+            if index >= 0:
+                results[name].append((time.process_time() - start) / count)
+    return results
+
+
+def median_us(runs: list[float]) -> float:
+    """The median of CPU seconds per call, in microseconds."""
+    return statistics.median(runs) * 1e6
+
+
 def table(results: dict[str, list[Figures]], backend: str, hub: str) -> list[Row]:
     """Rows of medians and of the medians of per-round ratios hub / plain."""
     floor, ours = results["redis-py"], results["hub"]
@@ -230,6 +287,7 @@ def table(results: dict[str, list[Figures]], backend: str, hub: str) -> list[Row
         (1, "latency p50", "ms", 1e3, False),
         (2, "latency p99", "ms", 1e3, False),
         (3, "CPU per message, both processes", "µs", 1e6, False),
+        (4, "CPU per message, receiving process", "µs", 1e6, False),
     ):
         ratios = [
             h[column] / p[column] if higher else p[column] / h[column]
@@ -278,6 +336,7 @@ def main(quick: bool = False) -> list[Row]:
     redis, url = single_server(executable)
     try:
         rows = asyncio.run(pubsub_rows(url, "one server", quick))
+        rows += asyncio.run(publish_rows(url, "one server", quick))
     finally:
         redis.kill()
         redis.wait()
@@ -291,6 +350,7 @@ def main(quick: bool = False) -> list[Row]:
     try:
         cluster.start()
         rows += asyncio.run(pubsub_rows(cluster.url, "cluster", quick))
+        rows += asyncio.run(publish_rows(cluster.url, "cluster", quick))
     finally:
         cluster.stop()
     return rows
@@ -310,6 +370,7 @@ if __name__ == "__main__":
         if args.url:
             name = "cluster" if is_cluster(args.url) else "one server"
             rows = asyncio.run(pubsub_rows(args.url, name, args.quick))
+            rows += asyncio.run(publish_rows(args.url, name, args.quick))
         else:
             rows = main(args.quick)
         print(machine())

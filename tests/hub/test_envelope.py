@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from websockets_routes.hub.envelope import decode, encode
+from websockets_routes.hub.envelope import decode, encode, unwrap
 from websockets_routes.hub.exceptions import InvalidEnvelope
 
 text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]))
+# Any text, with lone surrogates, controls, quotes and backslashes often.
+any_text = st.text(
+    alphabet=st.one_of(
+        st.characters(blacklist_categories=()),
+        st.sampled_from('\ud800\udfff\x00\x1f"\\é'),
+    )
+)
 
 
 @given(text)
@@ -31,6 +38,48 @@ def test_format() -> None:
     assert encode("hé") == '{"v":1,"type":"text","data":"hé"}'.encode()
     assert encode(b"hi") == b'{"v":1,"type":"binary","data":"aGk="}'
     assert decode('{"v":1,"type":"text","data":"x","later":true}') == "x"
+
+
+@given(any_text)
+def test_encode_text_as_json_dumps(message: str) -> None:
+    """encode() writes text exactly as json.dumps() would, or fails as it does."""
+    for extra in [{}, {"presence": True}]:
+        envelope = {"v": 1, "type": "text", "data": message, **extra}
+        dumped = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+        try:
+            written = dumped.encode()
+        except UnicodeEncodeError:  # a lone surrogate
+            with pytest.raises(UnicodeEncodeError):
+                encode(message, extra)
+        else:
+            assert encode(message, extra) == written
+
+
+tails = st.sampled_from(
+    ["}", "} ", "}}", "", '"}', ',"id":"1-0"}', ',"data":"y"}', ',"v":2}', "]"]
+)
+
+
+@given(any_text, st.booleans(), tails, st.just(b"") | st.binary(max_size=3))
+@example("\ud800", True, "}", b"")
+@example("\udfff", False, "}", b"")
+@example("x", True, ',"id":"1-0"}', b"")
+def test_unwrap_text_as_json_loads(
+    message: str, ascii: bool, tail: str, junk: bytes
+) -> None:
+    """unwrap() reads text envelopes as json.loads() does, whatever follows the text."""
+    head = '{"v":1,"type":"text","data":'
+    data = json.dumps(message, ensure_ascii=ascii)
+    envelope = (head + data + tail).encode("utf-8", "surrogatepass") + junk
+    # json.loads() reads a bytearray too; unwrap() takes no shortcut for it.
+    try:
+        expected = unwrap(bytearray(envelope))
+    except InvalidEnvelope as exc:
+        with pytest.raises(InvalidEnvelope) as raised:
+            unwrap(envelope)
+        assert str(raised.value) == str(exc)
+    else:
+        assert unwrap(envelope) == expected
 
 
 def test_encode_rejects_other_types() -> None:

@@ -17,6 +17,8 @@ import redis.asyncio
 from websockets.asyncio.client import ClientConnection, connect
 
 from websockets_routes.hub import Hub, HubDeliveryUnknown, HubUnavailable, RedisHub
+from websockets_routes.hub.envelope import encode
+from websockets_routes.hub.redis import MAX_ROUTES
 
 from .conftest import RedisServer
 from .helpers import hub_server, member, no_message
@@ -131,6 +133,36 @@ async def test_foreign_messages_are_dropped(
     # A burst of invalid messages is logged once.
     dropped = [r for r in caplog.records if "dropped message" in r.message]
     assert len(dropped) == 1
+
+
+async def test_envelopes_decode_alike(
+    redis_server: RedisServer, namespace: str, raw: redis.asyncio.Redis
+) -> None:
+    """Escapes, extra keys and spaces in envelopes don't change the text delivered."""
+    envelopes = [
+        b'{"v":1,"type":"text","data":"caf\\u00e9 \\"q\\""}',
+        b'{"v":1,"type":"text","data":"lone \\ud800"}',
+        b'{"v":1,"type":"text","data":"later","later":true}',
+        b'{"v":1,"type":"text","data":"spaced"} ',
+        b'{"v":1,"type":"text","data":"plain"}',
+    ]
+    async with _hub(redis_server, namespace) as hub:
+        async with hub_server(hub) as server, member(server, "room") as client:
+            for envelope in envelopes:
+                await raw.publish(f"{namespace}:group:room", envelope)
+            received = [await client.recv() for _ in range(4)]
+            assert received == ['café "q"', "later", "spaced", "plain"]
+            assert hub.stats.invalid_envelopes == 1
+
+
+def test_channel_names_kept_are_bounded() -> None:
+    """The receiving loop keeps a bounded number of parsed channel names."""
+    hub = RedisHub("redis://127.0.0.1:1/0", namespace="bounded")
+    for index in range(MAX_ROUTES + 10):
+        hub._received(f"bounded:user:{index}".encode(), encode("x"))
+    assert 0 < len(hub._routes) <= MAX_ROUTES
+    hub._received(b"bounded:broadcast:not", encode("x"))
+    assert hub._routes[b"bounded:broadcast:not"] == ("", "")
 
 
 unpickled: list[str] = []

@@ -368,7 +368,10 @@ class ShardedPubSub:
                 return None
             self._leaving[channel] -= 1
             return {**item, "type": "unsubscribe"}
-        return {**item, "type": MESSAGE_TYPES.get(kind, kind)}
+        # Each item is a dict of its own, made by redis-py for this message:
+        # rename its type in place rather than copy it.
+        item["type"] = MESSAGE_TYPES.get(kind, kind)
+        return item
 
     async def aclose(self) -> None:
         """Stop reading and close every connection."""

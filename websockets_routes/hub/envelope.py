@@ -20,8 +20,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
-from typing import Any
+import json.decoder
+import json.encoder
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 from .exceptions import InvalidEnvelope
 
@@ -38,6 +40,18 @@ VERSION = 1
 
 Message = str | bytes
 """A WebSocket message: :class:`str` is sent as text, :class:`bytes` as binary."""
+
+# What encode() writes before the JSON string of a text message without extra
+# keys: the common case, which encode() and unwrap() handle without a dict.
+_TEXT_HEAD = '{"v":1,"type":"text","data":'
+_TEXT_HEAD_BYTES = (_TEXT_HEAD + '"').encode()
+
+# The C functions behind json.dumps(ensure_ascii=False) and json.loads() for
+# one string: the same output and the same errors, without the dispatch.
+_dump_string = json.encoder.encode_basestring
+# typeshed doesn't declare scanstring().
+_scan_string: Callable[[str, int], tuple[str, int]]
+_scan_string = cast(Any, json.decoder).scanstring
 
 
 def encode(message: Message, extra: Mapping[str, Any] | None = None) -> bytes:
@@ -62,6 +76,8 @@ def encode(message: Message, extra: Mapping[str, Any] | None = None) -> bytes:
 
     """
     if isinstance(message, str):
+        if not extra:
+            return f"{_TEXT_HEAD}{_dump_string(message)}}}".encode()
         kind, data = "text", message
     elif isinstance(message, (bytes, bytearray, memoryview)):
         kind, data = "binary", base64.b64encode(message).decode("ascii")
@@ -117,6 +133,10 @@ def unwrap(envelope: bytes | str) -> tuple[Message, dict[str, Any]]:
         '1-0'
 
     """
+    if type(envelope) is bytes and envelope.startswith(_TEXT_HEAD_BYTES):
+        text = _unwrap_text(envelope)
+        if text is not None:
+            return text, {"v": VERSION, "type": "text", "data": text}
     try:
         fields = json.loads(envelope)
     except (ValueError, TypeError) as exc:
@@ -131,6 +151,20 @@ def unwrap(envelope: bytes | str) -> tuple[Message, dict[str, Any]]:
     if version != VERSION:
         raise InvalidEnvelope(f"unsupported envelope version: {version!r}")
     return _unwrap(fields.get("type"), fields.get("data")), fields
+
+
+def _unwrap_text(envelope: bytes) -> str | None:
+    # A text envelope as encode() writes it, without extra keys; None sends
+    # anything else, valid or not, to json.loads() and the full checks.
+    try:
+        text = envelope.decode()
+        data, end = _scan_string(text, len(_TEXT_HEAD) + 1)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError
+        return None
+    # An escape may stand for a lone surrogate, which the full path rejects.
+    if end != len(text) - 1 or text[end] != "}" or "\\u" in text:
+        return None
+    return data
 
 
 def _unwrap(kind: object, data: object) -> Message:

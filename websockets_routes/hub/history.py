@@ -136,14 +136,16 @@ class Policies:
 
     def get(self, room: str) -> Policy | None:
         """The policy of a room, or :obj:`None` if it keeps no history."""
-        try:
-            return self._rooms[room]
-        except KeyError:
-            policy = self._lookup(room)
-            # Rooms without history aren't cached: there may be many.
-            if policy is not None:
-                self._rooms[room] = policy
+        # Not try/except KeyError: every publish to a room without history
+        # would raise it.
+        policy = self._rooms.get(room)
+        if policy is not None:
             return policy
+        policy = self._lookup(room)
+        # Rooms without history aren't cached: there may be many.
+        if policy is not None:
+            self._rooms[room] = policy
+        return policy
 
     def _lookup(self, room: str) -> Policy | None:
         if room in self._patterns:

@@ -90,6 +90,10 @@ MIN_BACKOFF, MAX_BACKOFF = 0.05, 2.0
 # Invalid envelopes are logged at most once per interval, in seconds.
 INVALID_LOG_INTERVAL = 1.0
 
+# Parsed channel names kept for the receiving loop; more than this many
+# means channels come and go: start over rather than grow.
+MAX_ROUTES = 4096
+
 
 @dataclasses.dataclass
 class RedisHubStats:
@@ -253,6 +257,8 @@ class RedisHub(Hub):
         self._down_since: float | None = None
         self._losing = False
         self._last_invalid_log = -INVALID_LOG_INTERVAL
+        # Channel, as Redis sends it -> (kind, name): see _route().
+        self._routes: dict[bytes | str, tuple[str, str]] = {}
         self._session_reset()
         self._wake = asyncio.Event()
         self._dirty_groups: set[str] = set()
@@ -811,12 +817,10 @@ class RedisHub(Hub):
             if message is None:
                 continue
             kind, channel = message["type"], message["channel"]
-            if isinstance(channel, bytes):
-                channel = channel.decode()
             if kind == "message":
                 self._received(channel, message["data"])
             elif kind in ("subscribe", "unsubscribe"):
-                self._confirmed(channel)
+                self._confirmed(_text(channel))
 
     def _confirmed(self, channel: str) -> None:
         # Redis confirms SUBSCRIBE and UNSUBSCRIBE in the order they were
@@ -848,13 +852,14 @@ class RedisHub(Hub):
             asyncio.get_running_loop().time() - since,
         )
 
-    def _received(self, channel: str, data: bytes | str) -> None:
+    def _received(self, channel: bytes | str, data: bytes | str) -> None:
         try:
             message, fields = unwrap(data)
         except InvalidEnvelope as exc:
-            self._invalid(channel, exc)
+            self._invalid(_text(channel), exc)
             return
-        prefix, name = self._parse_channel(channel)
+        route = self._routes.get(channel)
+        prefix, name = self._route(channel) if route is None else route
         if prefix == "group":
             id = fields.get("id")
             if not (isinstance(id, str) and isinstance(message, str)):
@@ -863,8 +868,20 @@ class RedisHub(Hub):
             self._deliver_room(name, message, id, presence=presence)
         elif prefix == "user":
             self._deliver(self._registry.users.get(name, ()), message)
-        elif channel == self._broadcast_channel:
+        elif prefix == "broadcast":
             self._deliver(self._registry.entries, message)
+
+    def _route(self, channel: bytes | str) -> tuple[str, str]:
+        # Every message of a channel needs the same parse: do it once, not
+        # once per message, and skip decoding the channel's name too.
+        if len(self._routes) >= MAX_ROUTES:
+            self._routes.clear()
+        text = _text(channel)
+        route = self._parse_channel(text)
+        if route[0] == "broadcast" and text != self._broadcast_channel:
+            route = ("", "")
+        self._routes[channel] = route
+        return route
 
     def _invalid(self, channel: str, exc: InvalidEnvelope) -> None:
         # Whoever can publish to Redis could fill the log: one line a second.
