@@ -35,22 +35,27 @@ class ClusterNode:
     """One redis-server process of the cluster."""
 
     def __init__(self, executable: str, directory: str) -> None:
+        self.executable = executable
+        self.directory = directory
         self.port = _free_port()
         self.bus_port = _free_port()
-        self.directory = directory
-        self.command = [
-            executable,
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def command(self) -> list[str]:
+        """The node's command line, on its current ports."""
+        return [
+            self.executable,
             *("--port", str(self.port), "--bind", "127.0.0.1"),
             *("--cluster-enabled", "yes", "--cluster-port", str(self.bus_port)),
             *("--cluster-config-file", f"nodes-{self.port}.conf"),
             *("--cluster-node-timeout", str(NODE_TIMEOUT_MS)),
-            *("--dir", directory, "--save", "", "--appendonly", "no"),
+            *("--dir", self.directory, "--save", "", "--appendonly", "no"),
             # A replica fails over even when its master died before the first
             # sync ended, and syncs at once, without a dump on disk.
             *("--cluster-replica-validity-factor", "0"),
             *("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"),
         ]
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
@@ -58,15 +63,27 @@ class ClusterNode:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start the node and wait until it answers."""
-        self.process = subprocess.Popen(
-            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while self.ask(b"PING") != b"+PONG":
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server didn't start on port {self.port}")
-            time.sleep(0.01)
+        """Start the node and wait until it answers.
+
+        A free port may be taken by another process before the node binds it
+        (the machine runs other tests): then the node tries other ports.
+
+        """
+        for _ in range(5):
+            self.process = subprocess.Popen(
+                self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            deadline = time.monotonic() + 10
+            while self.ask(b"PING") != b"+PONG":
+                if self.process.poll() is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server didn't start on port {self.port}")
+                time.sleep(0.01)
+            else:
+                return
+            self.port, self.bus_port = _free_port(), _free_port()
+        raise RuntimeError(f"redis-server didn't start on port {self.port}")
 
     def kill(self) -> None:
         """Kill the node with SIGKILL, as a crash would."""
@@ -129,7 +146,11 @@ class RedisCluster:
         self.cli = cli
         self.directory = tempfile.mkdtemp(prefix="redis-cluster-")
         self.nodes = [ClusterNode(executable, self.directory) for _ in range(6)]
-        self.url = f"redis+cluster://{self.nodes[0].address}"
+
+    @property
+    def url(self) -> str:
+        """The hub URL of the cluster: its first node's address."""
+        return f"redis+cluster://{self.nodes[0].address}"
 
     def start(self) -> None:
         """Start the nodes, create the cluster, wait until it serves every slot."""
