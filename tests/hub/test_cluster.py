@@ -18,8 +18,9 @@ import redis.asyncio.cluster
 from websockets.asyncio.client import ClientConnection
 
 from websockets_routes.hub import ClusterHub, Hub, HubUnavailable
+from websockets_routes.hub.cluster import ShardedPubSub
 
-from .cluster import RedisCluster
+from .cluster import ClusterNode, RedisCluster
 from .conftest import RedisServer
 from .helpers import eventually, hub_server, member
 
@@ -171,6 +172,82 @@ async def test_subscriber_reconnects_to_master(
                 pass
 
 
+def channels_on_one_master(
+    cluster: RedisCluster, namespace: str, count: int
+) -> list[str]:
+    """Channels of rooms whose slots one master serves."""
+    by_master: dict[int, list[str]] = {}
+    for index in range(1000):
+        channel = channel_of(namespace, f"room-{index}")
+        channels = by_master.setdefault(cluster.owner(channel).port, [])
+        channels.append(channel)
+        if len(channels) == count:
+            return channels
+    raise AssertionError("no master serves enough rooms")  # pragma: no cover
+
+
+@contextlib.asynccontextmanager
+async def sharded_pubsub(
+    cluster: RedisCluster,
+) -> AsyncIterator[tuple[ShardedPubSub, redis.asyncio.cluster.RedisCluster]]:
+    """A ShardedPubSub with a cluster client of its own, and a publishing client."""
+    url = cluster.url.replace("redis+cluster", "redis", 1)
+    subscriber = redis.asyncio.cluster.RedisCluster.from_url(url)
+    publisher = redis.asyncio.cluster.RedisCluster.from_url(url)
+    pubsub = ShardedPubSub(subscriber, lambda channels: None)
+    try:
+        yield pubsub, publisher
+    finally:
+        await pubsub.aclose()
+        await subscriber.aclose()
+        await publisher.aclose()
+
+
+def subscribers(node: ClusterNode) -> int:
+    """How many publish/subscribe connections a node has."""
+    reply = node.ask(b"CLIENT LIST TYPE pubsub").decode()
+    return sum(line.startswith("id=") for line in reply.split("\n"))
+
+
+async def received_messages(pubsub: ShardedPubSub, count: int) -> dict[str, str]:
+    """The data of the next ``count`` messages, by channel; subscriptions skipped."""
+    messages: dict[str, str] = {}
+    while len(messages) < count:
+        message = await asyncio.wait_for(pubsub.get_message(), 5)
+        if message is not None and message["type"] == "message":
+            messages[message["channel"].decode()] = message["data"].decode()
+    return messages
+
+
+async def test_concurrent_subscribes_share_one_connection(
+    redis_cluster: RedisCluster, namespace: str
+) -> None:
+    """Channels subscribed at once on a new master all deliver, on one connection."""
+    channels = channels_on_one_master(redis_cluster, namespace, 3)
+    master = redis_cluster.owner(channels[0])
+    async with sharded_pubsub(redis_cluster) as (pubsub, publisher):
+        await pubsub.subscribe()  # learn the topology
+        before = subscribers(master)
+        await asyncio.gather(*(pubsub.subscribe(channel) for channel in channels))
+        assert subscribers(master) == before + 1
+        for channel in channels:
+            assert await publisher.spublish(channel, channel) == 1
+        expected = {channel: channel for channel in channels}
+        assert await received_messages(pubsub, len(channels)) == expected
+
+
+async def test_ping_while_subscribing_reads_the_subscription(
+    redis_cluster: RedisCluster, namespace: str
+) -> None:
+    """A ping while a new master connection opens doesn't strand the subscription."""
+    for channel in channels_on_one_master(redis_cluster, namespace, 5):
+        async with sharded_pubsub(redis_cluster) as (pubsub, publisher):
+            await pubsub.subscribe()  # learn the topology
+            await asyncio.gather(pubsub.subscribe(channel), pubsub.ping())
+            assert await publisher.spublish(channel, "after") == 1
+            assert await received_messages(pubsub, 1) == {channel: "after"}
+
+
 async def receive_eventually(hub: Hub, client: ClientConnection, room: str) -> None:
     """Publish probes to a room until the client receives one, for 5 s at most.
 
@@ -248,12 +325,6 @@ async def eventually_count(hub: Hub, group: str, expected: int) -> None:
 
 
 @pytest.mark.stress
-@pytest.mark.xfail(
-    reason="in CI runs (not locally), after a killed master's failover, Redis "
-    "counts the subscriber for later publishes but its member receives none: "
-    "a silent loss under investigation",
-    strict=False,
-)
 async def test_failover_surfaces_errors_then_resumes(
     own_redis_cluster: RedisCluster, namespace: str, caplog: pytest.LogCaptureFixture
 ) -> None:

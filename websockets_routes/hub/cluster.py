@@ -317,6 +317,12 @@ class ShardedPubSub:
         self._nodes: dict[str, str] = {}
         self._lost: dict[str, None] = {}
         self._leaving: collections.Counter[str] = collections.Counter()
+        # One subscribe at a time per master: redis-py's PubSub opens a
+        # connection for each command sent while it has none, and reads only
+        # the last one, so a second command while the first connects would
+        # leave a subscription on a connection that no one reads.
+        self._locks: collections.defaultdict[str, asyncio.Lock]
+        self._locks = collections.defaultdict(asyncio.Lock)
         self._tasks: list[asyncio.Task[None]] = []
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._topology_known = False
@@ -341,14 +347,27 @@ class ShardedPubSub:
                 self._lost.pop(channel, None)
                 self._queue.put_nowait({"type": "unsubscribe", "channel": channel})
                 continue
+            pubsub = self._read_pubsub(name)
+            if pubsub is None:
+                # Its connection failed: its reader loses the channel, which
+                # RedisHub then no longer wants.
+                self._queue.put_nowait({"type": "unsubscribe", "channel": channel})
+                continue
             self._leaving[channel] += 1
-            await self._pubsubs[name].sunsubscribe(channel)
+            await pubsub.sunsubscribe(channel)
 
     async def ping(self) -> None:
         """Ping every master this subscriber is connected to."""
-        # A connection that fails fails its reader too, which handles it.
-        pings = [pubsub.ping() for pubsub in self._pubsubs.values()]
+        # Only connections that are read: a ping on one still connecting
+        # would open another (see _locks). A connection that fails fails its
+        # reader too, which handles it.
+        pubsubs = [self._read_pubsub(name) for name in self._reading]
+        pings = [pubsub.ping() for pubsub in pubsubs if pubsub is not None]
         await asyncio.gather(*pings, return_exceptions=True)
+
+    def _read_pubsub(self, name: str) -> PubSub | None:
+        pubsub = self._reading.get(name)
+        return pubsub if self._pubsubs.get(name) is pubsub else None
 
     async def get_message(self, timeout: float | None = None) -> dict[str, Any] | None:
         """Wait for the next message or confirmation from any master.
@@ -396,19 +415,21 @@ class ShardedPubSub:
         if node is None:
             self._lose([channel])
             return
-        pubsub = self._pubsub(node)
-        try:
-            await pubsub.ssubscribe(channel)
-        except self._errors as exc:
-            logger.warning("cannot subscribe at %s: %s", node.name, exc)
-            self._master_failed(node.name, pubsub)
-            self._lose([channel])
-            return
-        self._nodes[channel] = node.name
-        if self._reading.get(node.name) is not pubsub:
-            # A connection exists once the first command went out.
-            self._reading[node.name] = pubsub
-            self._tasks.append(asyncio.create_task(self._read(node.name, pubsub)))
+        async with self._locks[node.name]:
+            pubsub = self._pubsub(node)
+            try:
+                await pubsub.ssubscribe(channel)
+            except self._errors as exc:
+                logger.warning("cannot subscribe at %s: %s", node.name, exc)
+                self._master_failed(node.name, pubsub)
+                self._lose([channel])
+                return
+            self._nodes[channel] = node.name
+            if self._reading.get(node.name) is not pubsub:
+                # A connection exists once the first command went out.
+                self._reading[node.name] = pubsub
+                reader = asyncio.create_task(self._read(node.name, pubsub))
+                self._tasks.append(reader)
 
     def _pubsub(self, node: ClusterNode) -> PubSub:
         pubsub = self._pubsubs.get(node.name)
@@ -430,8 +451,14 @@ class ShardedPubSub:
                 message = await pubsub.get_message(timeout=None)
                 if message is not None:
                     self._queue.put_nowait(message)
-        except self._errors as exc:
-            logger.warning("redis master %s disconnected: %s", name, exc)
+        except Exception as exc:
+            # Not only redis-py's errors: a PubSub closed under its reader
+            # raises RuntimeError. Whatever ends the reader, its channels are
+            # lost until they are subscribed again.
+            exc_info = not isinstance(exc, self._errors)
+            logger.warning(
+                "redis master %s disconnected: %s", name, exc, exc_info=exc_info
+            )
             lost = [channel for channel, node in self._nodes.items() if node == name]
             for channel in lost:
                 del self._nodes[channel]
