@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.http11 import Request, Response
 
 from websockets_routes import Converter, RoutedPath, Router
 
@@ -89,6 +90,55 @@ async def test_safe_converter_refuses(name: str) -> None:
         assert refusal.response.status_code == 404
         async with connect(url_of(server, "/files/report.txt")) as ws:
             assert await ws.recv() == "{'name': 'report.txt'}"
+
+
+async def refusal_of(server: Any, connection_header: bytes) -> bytes:
+    """Send a request whose Connection header websockets refuses; return the answer."""
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /public HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: " + connection_header + b"\r\n\r\n"
+    )
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    return answer
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_process_response_sees_refusals_escaped(kind: str) -> None:
+    """A process_response given to serve() gets websockets' refusal escaped."""
+    seen: list[bytes] = []
+
+    def note(connection: Any, request: Request, response: Response) -> None:
+        seen.append(response.body)
+        response.headers["X-Seen"] = "yes"
+
+    async def note_later(connection: Any, request: Any, response: Any) -> None:
+        note(connection, request, response)
+
+    hook = note if kind == "sync" else note_later
+    async with make_router().serve("127.0.0.1", 0, process_response=hook) as server:
+        answer = await refusal_of(server, b"<script>")
+        async with connect(url_of(server, "/public")) as ws:
+            assert await ws.recv() == "{}"
+    assert answer.startswith(b"HTTP/1.1 400") and b"X-Seen: yes" in answer
+    assert b"<" not in answer and b"\\x3cscript\\x3e" in answer
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert f"Content-Length: {len(body)}".encode() in head
+    assert seen[0] == body
+    assert len(seen) == 2  # and the accepted connection's response
+
+
+async def test_process_response_answer_wins() -> None:
+    """A response that the process_response given to serve() returns is sent."""
+
+    def replace(connection: Any, request: Request, response: Response) -> Response:
+        return connection.respond(418, "<teapot>\n")
+
+    async with make_router().serve("127.0.0.1", 0, process_response=replace) as server:
+        answer = await refusal_of(server, b"<script>")
+    assert answer.startswith(b"HTTP/1.1 418") and answer.endswith(b"<teapot>\n")
 
 
 async def test_refusals_escape_the_request(caplog: pytest.LogCaptureFixture) -> None:

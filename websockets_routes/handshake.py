@@ -39,6 +39,7 @@ most this much each):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import http
 import re
@@ -52,12 +53,24 @@ from websockets.http11 import Request, Response, parse_headers, parse_line
 from websockets.protocol import CONNECTING
 from websockets.protocol import Protocol as SansIOProtocol
 from websockets.server import ServerProtocol
+from websockets.version import version as websockets_version
 
-__all__ = ["MAX_HEADER_SIZE", "install", "parse", "read_request"]
+__all__ = ["MAX_HEADER_SIZE", "escape_refusal", "install", "parse", "read_request"]
 
 #: Bytes that all header lines of a request may take together; a module
 #: attribute, read at each request, that an application may raise.
 MAX_HEADER_SIZE = 16 * 1024
+
+#: Whether websockets' refusals fail to encode a header that isn't UTF-8, as
+#: before websockets 17: then only a wrapper of ``accept()`` can escape them;
+#: later, :func:`escape_refusal` does, as a ``process_response`` hook.
+WRAP_ACCEPT = int(websockets_version.split(".")[0]) < 17
+
+
+# Request.method and Request.protocol appeared in websockets 17.
+_REQUEST_HAS_METHOD = {"method", "protocol"} <= {
+    field.name for field in dataclasses.fields(Request)
+}
 
 
 class RequestError(ValueError):
@@ -71,13 +84,19 @@ class RequestError(ValueError):
 def install(protocol: ServerProtocol) -> None:
     """Replace a new connection's request parser with :func:`parse`.
 
-    websockets' refusals quote the header that they refuse: the answer
-    escapes what the client sent.
+    Before websockets 17, it also wraps ``accept()``, whose refusals quote
+    the header that they refuse, so that the answer escapes what the client
+    sent (see :data:`WRAP_ACCEPT`).
 
     """
     # Left unstarted: the first next() on data or EOF starts it, which saves
     # running it to its first yield on every connection.
     protocol.parser = parse(protocol)
+    if not WRAP_ACCEPT:
+        # An attribute set on websockets' protocol, which its class doesn't
+        # have, costs µs per handshake in all of websockets' code that reads
+        # the protocol's attributes: escape_refusal() does it in a hook.
+        return
     # No class of our own: instances of another class than websockets'
     # miss the interpreter's attribute caches in all of websockets' code,
     # and cost µs per handshake. And a weak reference: a partial holding the
@@ -101,6 +120,35 @@ def _escaped_reject(reject: Any, status: http.HTTPStatus, text: str) -> Response
     # A header that isn't UTF-8 would make websockets 14 fail to encode it.
     response: Response = reject(status, _UNSAFE.sub(_escape, text))
     return response
+
+
+def escape_refusal(
+    connection: Any, request: Request, response: Response
+) -> Response | None:
+    """Escape what a refusal of websockets' ``accept()`` quotes from the request.
+
+    A ``process_response`` hook for websockets 17 and later: websockets'
+    refusals quote the header that they refuse, in a ``text/plain`` body; the
+    answer escapes every character that markup could use.
+
+    Returns:
+        The refusal, escaped, or :obj:`None` for any other response:
+        an acceptance, or an answer of routing or of a hook.
+
+    Example::
+
+        serve(handler, "127.0.0.1", 8765, process_response=escape_refusal)
+
+    """
+    # accept() notes the error of each refusal on the request.
+    if request._exception is None:
+        return None
+    text = response.body.decode("utf-8", "replace")
+    body = _UNSAFE.sub(_escape, text).encode()
+    headers = response.headers.copy()
+    del headers["Content-Length"]
+    headers["Content-Length"] = str(len(body))
+    return Response(response.status_code, response.reason_phrase, headers, body)
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -227,10 +275,16 @@ def read_request(
     except ValueError as exc:
         raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP header") from exc
     # Most targets are in origin-form already: no call for them.
-    request = Request(target if target[0] == "/" else origin_form(target), headers)
-    # Request.method appeared in websockets 15; routing reads it with getattr.
+    path = target if target[0] == "/" else origin_form(target)
+    method = raw_method.decode()
+    if _REQUEST_HAS_METHOD:
+        # As websockets builds it: no attribute that its class doesn't have,
+        # which would cost µs in all code that reads the request.
+        return Request(path, headers, method=method, protocol=raw_version.decode())  # type: ignore[call-arg, unused-ignore]
+    request = Request(path, headers)
+    # Before websockets 17, routing reads the method with getattr.
     request_attributes: dict[str, Any] = request.__dict__
-    request_attributes["method"] = raw_method.decode()
+    request_attributes["method"] = method
     return request
 
 

@@ -38,6 +38,7 @@ import asyncio
 import http
 import inspect
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from time import monotonic
 from types import TracebackType
@@ -94,6 +95,10 @@ _HANDSHAKE_RAISES = int(websockets_version.split(".")[0]) < 17
 
 ProcessRequest = Callable[
     [ServerConnection, Request], Awaitable[Response | None] | Response | None
+]
+ProcessResponse = Callable[
+    [ServerConnection, Request, Response],
+    Awaitable[Response | None] | Response | None,
 ]
 
 
@@ -167,8 +172,11 @@ class Protocol(ServerConnection):
     #: The server's ``open_timeout``, which bounds ``process_request`` hooks.
     open_timeout: ClassVar[float | None] = 10.0
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Read the request with :mod:`.handshake`; start the hooks' clock."""
+        # Here rather than in __init__(): websockets passes __init__() seven
+        # arguments, which an override would pack and unpack again.
+        super().connection_made(transport)
         handshake.install(self.protocol)
         # The clock itself, not loop.time(): no frame per handshake, and the
         # hook deadline only needs durations.
@@ -526,7 +534,7 @@ def _options(
     create_connection: type[ServerConnection] | None,
     kwargs: dict[str, Any],
 ) -> dict[str, Any]:
-    """The ``process_request`` and ``create_connection`` arguments for websockets."""
+    """The hooks and connection class that websockets gets from serve()."""
     compat.check_serve_arguments(kwargs)
     cls = Protocol if create_connection is None else create_connection
     if not (isinstance(cls, type) and issubclass(cls, Protocol)):
@@ -557,7 +565,44 @@ def _options(
     route: ProcessRequest = _handshake_hook if overridden else _handshake_route
     if user_process_request is not None:
         route = _after(user_process_request, route)
-    return {"process_request": route, "create_connection": routed}
+    answers = {"process_request": route, "create_connection": routed}
+    if not handshake.WRAP_ACCEPT:
+        # websockets' refusals quote the request: escape them before the
+        # process_response given to serve() sees them.
+        user_process_response = kwargs.pop("process_response", None)
+        answers["process_response"] = (
+            handshake.escape_refusal
+            if user_process_response is None
+            else _escaped(user_process_response)
+        )
+    return answers
+
+
+def _escaped(process_response: ProcessResponse) -> ProcessResponse:
+    """Run :func:`.handshake.escape_refusal`, then the ``process_response`` given."""
+
+    def escaped(
+        connection: ServerConnection, request: Request, response: Response
+    ) -> Awaitable[Response | None] | Response | None:
+        refusal = handshake.escape_refusal(connection, request, response)
+        if refusal is not None:
+            response = refusal
+        answer = process_response(connection, request, response)
+        if answer is None:
+            return refusal
+        if isinstance(answer, Awaitable):
+            return _or(answer, refusal)
+        return answer
+
+    return escaped
+
+
+async def _or(
+    answer: Awaitable[Response | None], default: Response | None
+) -> Response | None:
+    """Await a ``process_response`` hook; ``default`` when it answers None."""
+    response = await answer
+    return default if response is None else response
 
 
 def _open(connection: Any) -> Awaitable[None]:
@@ -628,7 +673,7 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
             # The handler runs in a task of its own, so that this frame, which
             # only catches its errors, wakes up once at its end rather than
             # each time the handler does: no frame of ours runs per message.
-            await asyncio.get_running_loop().create_task(handler)
+            await _start(handler)
     except ConnectionClosed:
         # Only the client's own disconnect is a quiet end: a ConnectionClosed
         # while the client's connection is open came from another one, like
@@ -643,6 +688,22 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
         await _failed(ws, dispatch, "handler raised CancelledError")
     except Exception:
         await _failed(ws, dispatch, "handler failed")
+
+
+if sys.version_info >= (3, 12):
+
+    def _start(handler: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run a handler in a task of its own, started at once."""
+        # Eagerly: the handler runs up to its first wait now, rather than
+        # in the event loop's next turn, and a handler that never waits
+        # costs the loop no turn at all.
+        return asyncio.Task(handler, loop=asyncio.get_running_loop(), eager_start=True)  # type: ignore[call-arg, unused-ignore]
+
+else:  # pragma: no cover - Python < 3.12 has no eager tasks
+
+    def _start(handler: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run a handler in a task of its own."""
+        return asyncio.get_running_loop().create_task(handler)
 
 
 async def _failed(ws: Any, dispatch: Dispatch, message: str) -> None:
