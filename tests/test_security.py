@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.http11 import Request, Response
 
-from websockets_routes import Converter, RoutedPath, Router
+from websockets_routes import Converter, Protocol, RoutedPath, Router
 
 from support import status_of, url_of
 
@@ -92,12 +92,14 @@ async def test_safe_converter_refuses(name: str) -> None:
             assert await ws.recv() == "{'name': 'report.txt'}"
 
 
-async def refusal_of(server: Any, connection_header: bytes) -> bytes:
+async def refusal_of(
+    server: Any, connection_header: bytes, path: bytes = b"/public"
+) -> bytes:
     """Send a request whose Connection header websockets refuses; return the answer."""
     port = server.sockets[0].getsockname()[1]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(
-        b"GET /public HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
         b"Connection: " + connection_header + b"\r\n\r\n"
     )
     answer = await asyncio.wait_for(reader.read(), 5)
@@ -141,18 +143,37 @@ async def test_process_response_answer_wins() -> None:
     assert answer.startswith(b"HTTP/1.1 418") and answer.endswith(b"<teapot>\n")
 
 
-async def test_refusals_escape_the_request(caplog: pytest.LogCaptureFixture) -> None:
+class Hooked:
+    """A view whose coroutine hook lets every request through."""
+
+    async def process_request(self, path: RoutedPath, headers: Any) -> None:
+        return None
+
+    async def handle(self, ws: Any, path: RoutedPath) -> None:
+        await ws.send("{}")
+
+
+class Legacy(Protocol):
+    """0.2's hook, overridden: it goes on to routing."""
+
+    async def process_request(self, path: str, headers: Any) -> Any:
+        return await super().process_request(path, headers)
+
+
+@pytest.mark.parametrize("server", ["plain", "view hook", "0.2 hook"])
+async def test_refusals_escape_the_request(
+    server: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """websockets' refusals quote a header escaped, even one that isn't UTF-8."""
-    async with make_router().serve("127.0.0.1", 0) as server:
-        port = server.sockets[0].getsockname()[1]
+    router = make_router()
+    router.route("/hooked")(Hooked)
+    options = {"create_connection": Legacy} if server == "0.2 hook" else {}
+    path = b"/hooked" if server == "view hook" else b"/public"
+    async with router.serve("127.0.0.1", 0, **options) as serving:
         for value in (b"<script>", b"\xc2\x80", b"\xff"):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(
-                b"GET /public HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                b"Connection: " + value + b"\r\n\r\n"
-            )
-            answer = await asyncio.wait_for(reader.read(), 5)
-            writer.close()
+            answer = await refusal_of(serving, value, path)
             assert answer.startswith(b"HTTP/1.1 400")
             assert value not in answer and b"<" not in answer
+        async with connect(url_of(serving, path.decode())) as ws:
+            assert await ws.recv() == "{}"
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -239,6 +239,31 @@ async def test_serve_user_process_response() -> None:
         assert refusal.response.headers["X-Routed"] == "False"
 
 
+async def test_handler_task_from_loop_task_factory() -> None:
+    """The handler's task comes from the event loop's task factory, when one is set."""
+    loop = asyncio.get_running_loop()
+    made: list[str] = []
+
+    def factory(loop: Any, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        made.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    router = Router()
+
+    @router.route("/traced")
+    async def traced(ws: Any, path: RoutedPath) -> None:
+        await ws.send("traced")
+
+    loop.set_task_factory(factory)
+    try:
+        async with router.serve("127.0.0.1", 0) as server:
+            async with connect(url_of(server, "/traced")) as ws:
+                assert await ws.recv() == "traced"
+    finally:
+        loop.set_task_factory(None)
+    assert made.count(traced.__qualname__) == 1
+
+
 async def test_serve_protocol_subclass() -> None:
     """A Protocol subclass passed with create_connection customises answers."""
 

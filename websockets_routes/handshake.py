@@ -55,7 +55,7 @@ from websockets.protocol import Protocol as SansIOProtocol
 from websockets.server import ServerProtocol
 from websockets.version import version as websockets_version
 
-__all__ = ["MAX_HEADER_SIZE", "escape_refusal", "install", "parse", "read_request"]
+__all__ = ["MAX_HEADER_SIZE", "accept", "install", "parse", "read_request"]
 
 #: Bytes that all header lines of a request may take together; a module
 #: attribute, read at each request, that an application may raise.
@@ -63,7 +63,7 @@ MAX_HEADER_SIZE = 16 * 1024
 
 #: Whether websockets' refusals fail to encode a header that isn't UTF-8, as
 #: before websockets 17: then only a wrapper of ``accept()`` can escape them;
-#: later, :func:`escape_refusal` does, as a ``process_response`` hook.
+#: later, :func:`accept` escapes the refusal that it returns.
 WRAP_ACCEPT = int(websockets_version.split(".")[0]) < 17
 
 
@@ -93,9 +93,7 @@ def install(protocol: ServerProtocol) -> None:
     # running it to its first yield on every connection.
     protocol.parser = parse(protocol)
     if not WRAP_ACCEPT:
-        # An attribute set on websockets' protocol, which its class doesn't
-        # have, costs µs per handshake in all of websockets' code that reads
-        # the protocol's attributes: escape_refusal() does it in a hook.
+        # No attribute that websockets' class doesn't have: accept() escapes.
         return
     # No class of our own: instances of another class than websockets'
     # miss the interpreter's attribute caches in all of websockets' code,
@@ -122,27 +120,24 @@ def _escaped_reject(reject: Any, status: http.HTTPStatus, text: str) -> Response
     return response
 
 
-def escape_refusal(
-    connection: Any, request: Request, response: Response
-) -> Response | None:
-    """Escape what a refusal of websockets' ``accept()`` quotes from the request.
+def accept(protocol: ServerProtocol, request: Request) -> Response:
+    """Run websockets' ``accept()``; escape what its refusals quote from the request.
 
-    A ``process_response`` hook for websockets 17 and later: websockets'
-    refusals quote the header that they refuse, in a ``text/plain`` body; the
-    answer escapes every character that markup could use.
-
-    Returns:
-        The refusal, escaped, or :obj:`None` for any other response:
-        an acceptance, or an answer of routing or of a hook.
+    websockets' refusals quote the header that they refuse, in a
+    ``text/plain`` body; the answer escapes every character that markup
+    could use. :meth:`~websockets_routes.Router.serve` calls it once routing
+    lets the request through, in place of websockets' own call.
 
     Example::
 
-        serve(handler, "127.0.0.1", 8765, process_response=escape_refusal)
+        response = accept(connection.protocol, connection.request)
 
     """
-    # accept() notes the error of each refusal on the request.
-    if request._exception is None:
-        return None
+    response = protocol.accept(request)
+    # accept() notes the error of each refusal on the request. Before
+    # websockets 17, the wrapper that install() set escaped it already.
+    if request._exception is None or WRAP_ACCEPT:
+        return response
     text = response.body.decode("utf-8", "replace")
     body = _UNSAFE.sub(_escape, text).encode()
     headers = response.headers.copy()

@@ -90,15 +90,14 @@ DEFAULT_WRITE_TIMEOUT = 20.0
 #: the request is answered with HTTP 503.
 HOOK_SHARE = 0.9
 
+# Python 3.12 and later start tasks eagerly when asked.
+_EAGER = sys.version_info >= (3, 12)
+
 # websockets < 17 raises from handshake() the refusals that it answered.
 _HANDSHAKE_RAISES = int(websockets_version.split(".")[0]) < 17
 
 ProcessRequest = Callable[
     [ServerConnection, Request], Awaitable[Response | None] | Response | None
-]
-ProcessResponse = Callable[
-    [ServerConnection, Request, Response],
-    Awaitable[Response | None] | Response | None,
 ]
 
 
@@ -534,7 +533,7 @@ def _options(
     create_connection: type[ServerConnection] | None,
     kwargs: dict[str, Any],
 ) -> dict[str, Any]:
-    """The hooks and connection class that websockets gets from serve()."""
+    """The ``process_request`` and ``create_connection`` arguments for websockets."""
     compat.check_serve_arguments(kwargs)
     cls = Protocol if create_connection is None else create_connection
     if not (isinstance(cls, type) and issubclass(cls, Protocol)):
@@ -565,44 +564,7 @@ def _options(
     route: ProcessRequest = _handshake_hook if overridden else _handshake_route
     if user_process_request is not None:
         route = _after(user_process_request, route)
-    answers = {"process_request": route, "create_connection": routed}
-    if not handshake.WRAP_ACCEPT:
-        # websockets' refusals quote the request: escape them before the
-        # process_response given to serve() sees them.
-        user_process_response = kwargs.pop("process_response", None)
-        answers["process_response"] = (
-            handshake.escape_refusal
-            if user_process_response is None
-            else _escaped(user_process_response)
-        )
-    return answers
-
-
-def _escaped(process_response: ProcessResponse) -> ProcessResponse:
-    """Run :func:`.handshake.escape_refusal`, then the ``process_response`` given."""
-
-    def escaped(
-        connection: ServerConnection, request: Request, response: Response
-    ) -> Awaitable[Response | None] | Response | None:
-        refusal = handshake.escape_refusal(connection, request, response)
-        if refusal is not None:
-            response = refusal
-        answer = process_response(connection, request, response)
-        if answer is None:
-            return refusal
-        if isinstance(answer, Awaitable):
-            return _or(answer, refusal)
-        return answer
-
-    return escaped
-
-
-async def _or(
-    answer: Awaitable[Response | None], default: Response | None
-) -> Response | None:
-    """Await a ``process_response`` hook; ``default`` when it answers None."""
-    response = await answer
-    return default if response is None else response
+    return {"process_request": route, "create_connection": routed}
 
 
 def _open(connection: Any) -> Awaitable[None]:
@@ -615,18 +577,37 @@ def _open(connection: Any) -> Awaitable[None]:
 
 
 def _handshake_route(connection: Any, request: Request) -> Any:
-    """Route during the handshake: :meth:`Protocol.route_request`."""
+    """Route during the handshake: :meth:`Protocol.route_request`, then accept."""
     # connection is a Protocol, typed Any: websockets types the argument as
     # a ServerConnection, and a cast() would cost a call per handshake.
-    return connection.route_request(request.path, request.headers)
+    answer = connection.route_request(request.path, request.headers)
+    if answer is None:
+        # websockets' accept(), run here rather than by websockets after
+        # this hook: its refusals quote the request, which this escapes
+        # without a process_response hook on every handshake.
+        return handshake.accept(connection.protocol, request)
+    if answer.__class__ is Response:
+        return answer
+    return _accept_after(connection.protocol, request, answer)
 
 
-async def _handshake_hook(connection: Any, request: Request) -> Response | None:
+async def _accept_after(
+    protocol: Any, request: Request, answer: Awaitable[Response | None]
+) -> Response:
+    """Await the answer of a view's hook; accept if it gives None."""
+    response = await answer
+    return handshake.accept(protocol, request) if response is None else response
+
+
+async def _handshake_hook(connection: Any, request: Request) -> Response:
     """Route through an override of :meth:`Protocol.process_request`, 0.2's hook."""
     answer = connection.process_request(request.path, request.headers)
     if inspect.isawaitable(answer):
         answer = await connection._run_hook(answer)
-    return as_response(answer)
+    response = as_response(answer)
+    if response is None:
+        return handshake.accept(connection.protocol, request)
+    return response
 
 
 def _after(first: ProcessRequest, route: ProcessRequest) -> ProcessRequest:
@@ -673,7 +654,14 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
             # The handler runs in a task of its own, so that this frame, which
             # only catches its errors, wakes up once at its end rather than
             # each time the handler does: no frame of ours runs per message.
-            await _start(handler)
+            loop = asyncio.get_running_loop()
+            if _EAGER and loop.get_task_factory() is None:
+                # Started at once: the handler runs up to its first wait now,
+                # rather than in the event loop's next turn, and one that
+                # never waits costs the loop no turn at all.
+                await asyncio.Task(handler, loop=loop, eager_start=True)  # type: ignore[call-arg, unused-ignore]
+            else:
+                await loop.create_task(handler)
     except ConnectionClosed:
         # Only the client's own disconnect is a quiet end: a ConnectionClosed
         # while the client's connection is open came from another one, like
@@ -688,22 +676,6 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
         await _failed(ws, dispatch, "handler raised CancelledError")
     except Exception:
         await _failed(ws, dispatch, "handler failed")
-
-
-if sys.version_info >= (3, 12):
-
-    def _start(handler: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run a handler in a task of its own, started at once."""
-        # Eagerly: the handler runs up to its first wait now, rather than
-        # in the event loop's next turn, and a handler that never waits
-        # costs the loop no turn at all.
-        return asyncio.Task(handler, loop=asyncio.get_running_loop(), eager_start=True)  # type: ignore[call-arg, unused-ignore]
-
-else:  # pragma: no cover - Python < 3.12 has no eager tasks
-
-    def _start(handler: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run a handler in a task of its own."""
-        return asyncio.get_running_loop().create_task(handler)
 
 
 async def _failed(ws: Any, dispatch: Dispatch, message: str) -> None:
