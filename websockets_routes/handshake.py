@@ -138,7 +138,7 @@ def accept(protocol: ServerProtocol, request: Request) -> Response:
     # websockets 17, the wrapper that install() set escaped it already.
     if request._exception is None or WRAP_ACCEPT:
         return response
-    text = response.body.decode("utf-8", "replace")
+    text = (response.body or b"").decode("utf-8", "replace")
     body = _UNSAFE.sub(_escape, text).encode()
     headers = response.headers.copy()
     del headers["Content-Length"]

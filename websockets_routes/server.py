@@ -659,7 +659,7 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
                 # Started at once: the handler runs up to its first wait now,
                 # rather than in the event loop's next turn, and one that
                 # never waits costs the loop no turn at all.
-                await asyncio.Task(handler, loop=loop, eager_start=True)  # type: ignore[call-arg, unused-ignore]
+                await asyncio.Task(handler, loop=loop, eager_start=True)  # type: ignore[call-arg, unused-ignore]  # pragma: no cover - 3.12+; coverage runs 3.11
             else:
                 await loop.create_task(handler)
     except ConnectionClosed:
