@@ -654,7 +654,9 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
             # The handler runs in a task of its own, so that this frame, which
             # only catches its errors, wakes up once at its end rather than
             # each time the handler does: no frame of ours runs per message.
-            loop = asyncio.get_running_loop()
+            # The connection's loop: on Python 3.11, get_running_loop() costs
+            # a system call (getpid) per handshake.
+            loop = getattr(ws, "loop", None) or asyncio.get_running_loop()
             if _EAGER and loop.get_task_factory() is None:
                 # Started at once: the handler runs up to its first wait now,
                 # rather than in the event loop's next turn, and one that
