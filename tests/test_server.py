@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http
 import logging
 import pathlib
@@ -262,6 +263,24 @@ async def test_handler_task_from_loop_task_factory() -> None:
     finally:
         loop.set_task_factory(None)
     assert made.count(traced.__qualname__) == 1
+
+
+async def test_not_found_may_answer_a_response_subclass() -> None:
+    """An answer of a Response subclass, from a Protocol override, is sent."""
+
+    class Answer(Response):
+        pass
+
+    class MyProtocol(Protocol):
+        def not_found(self, request: Request) -> Response:
+            response = self.respond(http.HTTPStatus.NOT_FOUND, "nothing here\n")
+            return Answer(*dataclasses.astuple(response))
+
+    router = make_router()
+    async with router.serve("127.0.0.1", 0, create_connection=MyProtocol) as server:
+        refusal = await status_of(url_of(server, "/nothing"))
+    assert refusal.response.status_code == 404
+    assert refusal.response.body == b"nothing here\n"
 
 
 async def test_serve_protocol_subclass() -> None:

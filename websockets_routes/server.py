@@ -586,7 +586,7 @@ def _handshake_route(connection: Any, request: Request) -> Any:
         # this hook: its refusals quote the request, which this escapes
         # without a process_response hook on every handshake.
         return handshake.accept(connection.protocol, request)
-    if answer.__class__ is Response:
+    if isinstance(answer, Response):
         return answer
     return _accept_after(connection.protocol, request, answer)
 
