@@ -18,6 +18,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import InvalidStatus
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from websockets_routes import Converter, Protocol, RoutedPath, Router
 
@@ -169,6 +170,92 @@ async def test_serve_failing_handler(caplog: pytest.LogCaptureFixture) -> None:
     assert record.getMessage() == "handler failed: /handler-fails"
 
 
+async def test_serve_failing_handler_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A handler's error is logged once, by the router, not also by websockets."""
+    caplog.set_level(logging.ERROR)
+    async with make_router().serve("127.0.0.1", 0) as server:
+        assert await closed_with(url_of(server, "/handler-fails")) == (
+            CloseCode.INTERNAL_ERROR,
+            "internal error",
+        )
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert messages == ["handler failed: /handler-fails"]
+
+
+async def test_handler_own_async_with_is_websockets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A handler's own ``async with ws`` closes as websockets does; errors logged."""
+    caplog.set_level(logging.ERROR, logger="websockets_routes")
+    router = Router()
+    inside: list[bool] = []
+
+    @router.route("/nested")
+    async def nested(ws: Any, path: RoutedPath) -> None:
+        try:
+            async with ws:
+                raise RuntimeError("inside")
+        finally:
+            # websockets' __aexit__() closed the connection before this.
+            inside.append(ws.state is State.CLOSED)
+
+    async with router.serve("127.0.0.1", 0) as server:
+        assert await closed_with(url_of(server, "/nested")) == (1011, "")
+    assert inside == [True]
+    [record] = caplog.records
+    assert record.getMessage() == "handler failed: /nested"
+
+
+async def test_view_handle_that_raises_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A view's handle() that raises before giving a coroutine closes with 1011."""
+    caplog.set_level(logging.ERROR, logger="websockets_routes")
+    router = Router()
+
+    @router.route("/at-once")
+    class AtOnce:
+        def __init__(self) -> None:
+            setattr(self, "handle", self.fail)  # noqa: B010 - per instance
+
+        def fail(self, ws: Any, path: RoutedPath) -> None:
+            raise RuntimeError("no coroutine")
+
+        async def handle(self, ws: Any, path: RoutedPath) -> None:
+            raise AssertionError("replaced per instance")
+
+    async with router.serve("127.0.0.1", 0) as server:
+        assert await closed_with(url_of(server, "/at-once")) == (1011, "internal error")
+    [record] = caplog.records
+    assert record.getMessage() == "handler failed: /at-once"
+    assert record.exc_info is not None and "no coroutine" in str(record.exc_info[1])
+
+
+async def test_view_handle_that_gives_an_awaitable() -> None:
+    """A view's handle() that gives an awaitable, not a coroutine, is awaited."""
+    router = Router()
+
+    @router.route("/future")
+    class Future:
+        def __init__(self) -> None:
+            setattr(self, "handle", self.start)  # noqa: B010 - per instance
+
+        def start(self, ws: Any, path: RoutedPath) -> asyncio.Task[None]:
+            return asyncio.ensure_future(ws.send("from a task"))
+
+        async def handle(self, ws: Any, path: RoutedPath) -> None:
+            raise AssertionError("replaced per instance")
+
+    async with router.serve("127.0.0.1", 0) as server:
+        async with connect(url_of(server, "/future")) as ws:
+            assert await ws.recv() == "from a task"
+            await ws.wait_closed()
+            close = ws.protocol.close_rcvd
+        assert close is not None and close.code == 1000
+
+
 async def test_serve_with_await() -> None:
     """router.serve() also works with await, returning websockets' Server."""
     server = await make_router().serve("127.0.0.1", 0)
@@ -241,28 +328,28 @@ async def test_serve_user_process_response() -> None:
 
 
 async def test_handler_task_from_loop_task_factory() -> None:
-    """The handler's task comes from the event loop's task factory, when one is set."""
+    """The handler runs in a task made by the event loop's task factory, if set."""
     loop = asyncio.get_running_loop()
-    made: list[str] = []
+    made: list[asyncio.Task[Any]] = []
 
     def factory(loop: Any, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
-        made.append(coro.__qualname__)
-        return asyncio.Task(coro, loop=loop, **kwargs)
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        made.append(task)
+        return task
 
     router = Router()
 
     @router.route("/traced")
     async def traced(ws: Any, path: RoutedPath) -> None:
-        await ws.send("traced")
+        await ws.send(str(asyncio.current_task() in made))
 
     loop.set_task_factory(factory)
     try:
         async with router.serve("127.0.0.1", 0) as server:
             async with connect(url_of(server, "/traced")) as ws:
-                assert await ws.recv() == "traced"
+                assert await ws.recv() == "True"
     finally:
         loop.set_task_factory(None)
-    assert made.count(traced.__qualname__) == 1
 
 
 async def test_not_found_may_answer_a_response_subclass() -> None:

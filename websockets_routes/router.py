@@ -27,6 +27,7 @@ from collections.abc import (
     Sequence,
 )
 from collections.abc import Set as AbstractSet
+from types import CoroutineType
 from typing import Any, TypeVar
 
 from websockets.datastructures import Headers
@@ -205,9 +206,21 @@ class Dispatch:
         """
         view = self.view
         if view.__class__ is FunctionView:  # no attribute lookup that may fail
-            return view.handle(ws, self.path)
-        handle = getattr(view, "handle", None)
-        return None if handle is None else handle(ws, self.path)
+            handler = view.handle(ws, self.path)
+        else:
+            handle = getattr(view, "handle", None)
+            if handle is None:
+                return None
+            handler = handle(ws, self.path)
+        if handler.__class__ is not CoroutineType:
+            # A handle() of a view's own that gives another awaitable.
+            return _await(handler)
+        return handler
+
+
+async def _await(handler: Awaitable[None]) -> None:
+    """Await a view's handler that is an awaitable but no coroutine."""
+    await handler
 
 
 class BaseRouter:

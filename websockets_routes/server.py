@@ -41,7 +41,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from time import monotonic
-from types import TracebackType
+from types import CoroutineType, TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from typing import Protocol as TypingProtocol
 
@@ -95,6 +95,11 @@ _EAGER = sys.version_info >= (3, 12)
 
 # websockets < 17 raises from handshake() the refusals that it answered.
 _HANDSHAKE_RAISES = int(websockets_version.split(".")[0]) < 17
+
+# websockets 17 and later run the handler inside ``async with connection``,
+# whose __aexit__() sees what the handler raised: under Router.serve(), the
+# view's handler is then websockets' handler itself, with no task of ours.
+_HANDLER_IN_CONTEXT = not _HANDSHAKE_RAISES
 
 ProcessRequest = Callable[
     [ServerConnection, Request], Awaitable[Response | None] | Response | None
@@ -165,6 +170,8 @@ class Protocol(ServerConnection):
     #: Whether the server speaks TLS, set by :meth:`Router.serve`.
     secure: ClassVar[bool] = False
     dispatch: Dispatch | None = None
+    # The view's handler, when websockets awaits it directly (see _open).
+    _handler: CoroutineType[Any, Any, None] | None = None
     #: Seconds a write waits for the client to read; :obj:`None`: no limit.
     write_timeout: ClassVar[float | None] = DEFAULT_WRITE_TIMEOUT
     _write_timer: asyncio.TimerHandle | None = None
@@ -219,6 +226,43 @@ class Protocol(ServerConnection):
                 )
         # websockets' coroutine, returned: no coroutine of ours per close.
         return super().close(code, reason)
+
+    async def __aexit__(  # type: ignore[override]  # True: the error is ended
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        """Close the connection; log what the view's handler raised, if anything.
+
+        On websockets 17 and later, :meth:`Router.serve` has websockets
+        await the view's handler itself, inside ``async with connection``:
+        this is where its errors end, as :meth:`Router.handle` ends them.
+        An ``async with`` of the handler's own is websockets' as before.
+
+        """
+        handler = self._handler
+        if exc_value is None or handler is None or handler.cr_frame is not None:
+            # No error, a connection that Router.handle() runs, or an
+            # "async with" inside the handler: websockets' own.
+            await super().__aexit__(exc_type, exc_value, traceback)
+            return False
+        dispatch = cast(Dispatch, self.dispatch)
+        if isinstance(exc_value, ConnectionClosed) and self.state is not OPEN:
+            # The client's own disconnect (see handle()).
+            logger.debug("connection closed in handler: %s", dispatch.path)
+            await super().__aexit__(None, None, None)
+            return True
+        if isinstance(exc_value, asyncio.CancelledError) and not _cancelled(self):
+            message = "handler raised CancelledError"
+        elif isinstance(exc_value, Exception):
+            message = "handler failed"
+        else:  # a shutdown's cancellation, KeyboardInterrupt, ...
+            await super().__aexit__(exc_type, exc_value, traceback)
+            return False
+        logger.error("%s: %s", message, dispatch.path, exc_info=exc_value)
+        await close_within(self, CloseCode.INTERNAL_ERROR, "internal error")
+        return True
 
     def _arm_write_timer(self) -> None:
         timeout = self._drain_timeout()
@@ -573,7 +617,25 @@ def _open(connection: Any) -> Awaitable[None]:
     # the handshake is answered (see .handshake); read it now.
     if connection.protocol.reader.buffer:
         connection.data_received(b"")
+    dispatch = connection.dispatch
+    if _HANDLER_IN_CONTEXT and dispatch is not None and dispatch.negotiated:
+        # websockets awaits the view's handler itself, and the connection's
+        # __aexit__() ends its errors: no task and no frame of ours, which
+        # handle() would cost on every connection.
+        handler: Coroutine[Any, Any, None] | None
+        try:
+            handler = dispatch.handle(connection)
+        except Exception as exc:
+            handler = _raise(exc)
+        if handler is not None:  # None: a view without a handler
+            connection._handler = handler
+            return handler
     return connection.router.handle(connection)  # type: ignore[no-any-return]
+
+
+async def _raise(exc: Exception) -> None:
+    """Raise what starting a view's handler raised, where its errors end."""
+    raise exc
 
 
 def _handshake_route(connection: Any, request: Request) -> Any:
