@@ -9,11 +9,21 @@ import os
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.datastructures import Headers
+from websockets.http11 import Request
 from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
 from websockets_routes import RoutedPath, Router
-from websockets_routes.handshake import WRAP_ACCEPT, install
+from websockets_routes.handshake import (
+    WRAP_ACCEPT,
+    RequestError,
+    install,
+    read_request,
+    read_whole_request,
+)
 
 from support import url_of
 
@@ -254,3 +264,108 @@ def test_install_makes_no_reference_cycle() -> None:
     near = gc.get_referents(protocol.accept)
     reachable = [*near, *(item for ref in near for item in gc.get_referents(ref))]
     assert all(item is not protocol for item in reachable)
+
+
+def read_line_by_line(data: bytes) -> tuple[Any, bytes]:
+    """What read_request() makes of ``data`` one line at a time, and what is left."""
+    reader = StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    reading = read_request(reader.read_line)
+    try:
+        while True:
+            next(reading)
+    except StopIteration as stop:
+        return outcome(stop.value), bytes(reader.buffer)
+    except RequestError as exc:
+        return (exc.status, str(exc)), bytes(reader.buffer)
+    except EOFError:
+        return "EOFError", bytes(reader.buffer)
+
+
+def outcome(request: Request) -> tuple[str, str, list[tuple[str, str]]]:
+    """What routing reads of a request."""
+    method = getattr(request, "method", None)
+    return request.path, str(method), list(request.headers.raw_items())
+
+
+WHOLE_LINES = st.sampled_from(
+    [b"GET /r1/abc HTTP/1.1"] * 6
+    + [
+        b"GET /caf\xc3\xa9 HTTP/1.1",
+        b"GET /a\x01b HTTP/1.1",
+        b"get / HTTP/1.1",
+        b"GET http://host/x?y=1 HTTP/1.1",
+        b"POST /r HTTP/1.0",
+        b"GET / HTTP/2.0",
+        b"GET /",
+        b"GET  / HTTP/1.1",
+    ]
+)
+HEADER_PARTS = st.sampled_from(
+    [b"Host", b"X-A", b"Upgrade", b"Sec-WebSocket-Key", b"Content-Length"] * 3
+    + [b"bad name", b"", b"\xff", b"Te:st"]
+)
+VALUE_PARTS = st.sampled_from(
+    [b" websocket ", b"\tUpgrade", b"caf\xe9", b"", b"0", b"x" * 40] * 2
+    + [b"a\rb", b"a\x00"]
+) | st.binary(max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    line=WHOLE_LINES,
+    headers=st.lists(
+        st.tuples(HEADER_PARTS, st.sampled_from([b":", b": ", b""]), VALUE_PARTS),
+        max_size=6,
+    ),
+    # Mostly CRLF: a line that ends in LF alone sends the request line by line.
+    ends=st.lists(st.sampled_from([b"\r\n"] * 9 + [b"\n"]), min_size=8, max_size=8),
+    rest=st.sampled_from([b"", b"\x81\x82abcdef", b"GET / HTTP/1.1\r\n\r\n"]),
+)
+def test_whole_request_reads_as_line_by_line(
+    line: bytes,
+    headers: list[tuple[bytes, bytes, bytes]],
+    ends: list[bytes],
+    rest: bytes,
+) -> None:
+    """A request read at once gives what reading it line by line gives."""
+    lines = [line] + [name + colon + value for name, colon, value in headers]
+    pairs = zip(lines, ends[: len(lines)], strict=True)
+    data = b"".join(text + end for text, end in pairs) + b"\r\n" + rest
+    expected = read_line_by_line(data)
+    buffer = bytearray(data)
+    try:
+        request = read_whole_request(buffer)
+    except RequestError as exc:
+        assert expected[0] == (exc.status, str(exc))
+        return
+    if request is None:  # left to read line by line
+        assert buffer == data
+        return
+    assert (outcome(request), bytes(buffer)) == expected
+
+
+def test_whole_request_leaves_what_follows() -> None:
+    """A request read at once is taken out of the buffer; what follows stays."""
+    buffer = bytearray(request("GET", "/echo", *upgrade_headers()) + b"\x81\x00")
+    found = read_whole_request(buffer)
+    assert found is not None and found.path == "/echo"
+    assert found.headers["Upgrade"] == "websocket"
+    assert buffer == b"\x81\x00"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GET /echo HTTP/1.1\r\nHost: x\r\n",
+        b"GET /echo HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n",
+        b"GET /echo HTTP/1.1\r\n" + b"X: a\r\n" * 200 + b"\r\n",
+    ],
+    ids=["incomplete", "line-too-long", "too-many-headers"],
+)
+def test_whole_request_leaves_the_rest_to_line_by_line(data: bytes) -> None:
+    """An incomplete request, or one past a limit, is left to be read line by line."""
+    buffer = bytearray(data)
+    assert read_whole_request(buffer) is None
+    assert buffer == data

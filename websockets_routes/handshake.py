@@ -45,9 +45,11 @@ import http
 import re
 import urllib.parse
 import weakref
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
+from websockets import http11
+from websockets.datastructures import Headers
 from websockets.exceptions import SecurityError
 from websockets.http11 import Request, Response, parse_headers, parse_line
 from websockets.protocol import CONNECTING
@@ -55,7 +57,14 @@ from websockets.protocol import Protocol as SansIOProtocol
 from websockets.server import ServerProtocol
 from websockets.version import version as websockets_version
 
-__all__ = ["MAX_HEADER_SIZE", "accept", "install", "parse", "read_request"]
+__all__ = [
+    "MAX_HEADER_SIZE",
+    "accept",
+    "install",
+    "parse",
+    "read_request",
+    "read_whole_request",
+]
 
 #: Bytes that all header lines of a request may take together; a module
 #: attribute, read at each request, that an application may raise.
@@ -224,10 +233,14 @@ def read_request(
 
     ``read_line`` is the connection's ``StreamReader.read_line``, whose
     signature changed in websockets 15; ``buffer``, the reader's buffer,
-    saves counting the header bytes line by line when the whole request is
-    there already.
+    lets a request that arrived whole be read in one go (see
+    :func:`read_whole_request`).
 
     """
+    if buffer is not None:
+        request = read_whole_request(buffer)
+        if request is not None:
+            return request
     try:
         line = yield from parse_line(read_line)
     except SecurityError as exc:
@@ -237,6 +250,86 @@ def read_request(
         raise RequestError(
             http.HTTPStatus.BAD_REQUEST, "invalid HTTP request line"
         ) from exc
+    method, target, version = _request_line(line)
+    # Each header line ends in CRLF, or parse_headers() raises: the first
+    # blank line ends the headers by that offset, so they fit the limit.
+    if buffer is None or buffer.find(b"\r\n\r\n", 0, MAX_HEADER_SIZE) < 0:
+        read_line = _limited(read_line, MAX_HEADER_SIZE)
+    try:
+        headers = yield from parse_headers(read_line)
+    except SecurityError as exc:
+        raise RequestError(
+            http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc)
+        ) from exc
+    except ValueError as exc:
+        raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP header") from exc
+    return _request(method, target, version, headers)
+
+
+def read_whole_request(buffer: bytearray) -> Request | None:
+    """Read a request that is all in ``buffer``, as :func:`read_request` would.
+
+    A request sent at once arrives whole: its lines are split in one call
+    rather than read one generator at a time, with the checks of
+    websockets' ``parse_headers()``. A request that is not all there, or
+    that breaks a limit, is left to :func:`read_request`, line by line,
+    which tells what is wrong.
+
+    Returns:
+        The request, which is taken out of ``buffer``, or :obj:`None`.
+
+    Raises:
+        RequestError: If the request line or a header is invalid.
+
+    """
+    # websockets' limits, read at each request as websockets does.
+    max_line = http11.MAX_LINE_LENGTH
+    end = buffer.find(b"\r\n\r\n", 0, max_line + MAX_HEADER_SIZE)
+    if end < 0:
+        return None
+    lines = buffer[:end].split(b"\r\n")
+    line = lines[0]
+    if (
+        # Lines that end in LF alone, which read_line() splits apart.
+        buffer.count(b"\n", 0, end) != len(lines) - 1
+        or len(lines) > http11.MAX_NUM_HEADERS + 1
+        # With their CRLF, as read_line() counts them.
+        or max(map(len, lines)) + 2 > max_line
+        # The header lines and the blank line that ends them.
+        or end + 2 - len(line) > MAX_HEADER_SIZE
+    ):
+        return None
+    method, target, version = _request_line(line)
+    headers = Headers()
+    for index in range(1, len(lines)):
+        raw_name, colon, raw_value = lines[index].partition(b":")
+        raw_value = raw_value.strip(b" \t")
+        if not (
+            colon and _TOKEN.fullmatch(raw_name) and _FIELD_VALUE.fullmatch(raw_value)
+        ):
+            raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP header")
+        _set_header(headers, raw_name.decode(), raw_value.decode(*_VALUE_CODEC))
+    del buffer[: end + 4]
+    return _request(method, target, version, headers)
+
+
+# RFC 9110's token and field value, as websockets' parse_headers() reads them.
+_TOKEN = re.compile(rb"[-!#$%&\'*+.^_`|~0-9a-zA-Z]+")
+_FIELD_VALUE = re.compile(rb"[\x09\x20-\x7e\x80-\xff]*")
+
+# websockets 17 decodes header values as ISO-8859-1 and sets them unchecked;
+# before, as ASCII with surrogate escapes.
+_set_header: Callable[[Headers, str, str], None]
+if hasattr(Headers, "set_insecure"):
+    _VALUE_CODEC: tuple[str, ...] = ("iso-8859-1",)
+    _set_header = Headers.set_insecure
+else:  # pragma: no cover - websockets < 17
+    _VALUE_CODEC = ("ascii", "surrogateescape")
+    _set_header = Headers.__setitem__
+
+
+def _request_line(line: bytes | bytearray) -> tuple[str, str, bytes | bytearray]:
+    """The method, target and version of a request line, checked."""
     parts = line.split(b" ")
     if len(parts) != 3 or b"" in parts:
         raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP request line")
@@ -257,25 +350,19 @@ def read_request(
         raise RequestError(
             http.HTTPStatus.BAD_REQUEST, "control character in request target"
         )
-    # Each header line ends in CRLF, or parse_headers() raises: the first
-    # blank line ends the headers by that offset, so they fit the limit.
-    if buffer is None or buffer.find(b"\r\n\r\n", 0, MAX_HEADER_SIZE) < 0:
-        read_line = _limited(read_line, MAX_HEADER_SIZE)
-    try:
-        headers = yield from parse_headers(read_line)
-    except SecurityError as exc:
-        raise RequestError(
-            http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc)
-        ) from exc
-    except ValueError as exc:
-        raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP header") from exc
+    return raw_method.decode(), target, raw_version
+
+
+def _request(
+    method: str, target: str, version: bytes | bytearray, headers: Headers
+) -> Request:
+    """The request, as websockets builds it."""
     # Most targets are in origin-form already: no call for them.
     path = target if target[0] == "/" else origin_form(target)
-    method = raw_method.decode()
     if _REQUEST_HAS_METHOD:
         # As websockets builds it: no attribute that its class doesn't have,
         # which would cost µs in all code that reads the request.
-        return Request(path, headers, method=method, protocol=raw_version.decode())  # type: ignore[call-arg, unused-ignore]
+        return Request(path, headers, method=method, protocol=version.decode())  # type: ignore[call-arg, unused-ignore]
     request = Request(path, headers)
     # Before websockets 17, routing reads the method with getattr.
     request_attributes: dict[str, Any] = request.__dict__

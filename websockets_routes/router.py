@@ -66,6 +66,7 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _TARGET_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 _new_str = str.__new__
+_new_object = object.__new__
 
 
 class Dispatch:
@@ -654,7 +655,17 @@ class BaseRouter:
                 view = route.view
                 if view.__class__ is not FunctionView:  # a factory to call
                     view = view()
-                return Dispatch(route, RoutedPath(path, params, route.name), view)
+                # RoutedPath() and Dispatch(), inlined: each call is a frame,
+                # on every handshake.
+                routed = _new_str(RoutedPath, path)
+                routed.params = params
+                routed.name = route.name
+                dispatch = _new_object(Dispatch)
+                dispatch.route = route
+                dispatch.path = routed
+                dispatch.view = view
+                dispatch.negotiated = False
+                return dispatch
         except InvalidPath:
             raise
         except Exception as exc:

@@ -96,6 +96,9 @@ _EAGER = sys.version_info >= (3, 12)
 # websockets < 17 raises from handshake() the refusals that it answered.
 _HANDSHAKE_RAISES = int(websockets_version.split(".")[0]) < 17
 
+# websockets' Headers keeps its values in a dict by lower-case name.
+_HEADERS_BY_NAME = isinstance(getattr(Headers(), "_dict", None), dict)
+
 # websockets 17 and later run the handler inside ``async with connection``,
 # whose __aexit__() sees what the handler raised: under Router.serve(), the
 # view's handler is then websockets' handler itself, with no task of ours.
@@ -183,7 +186,12 @@ class Protocol(ServerConnection):
         # Here rather than in __init__(): websockets passes __init__() seven
         # arguments, which an override would pack and unpack again.
         super().connection_made(transport)
-        handshake.install(self.protocol)
+        protocol = self.protocol
+        if handshake.WRAP_ACCEPT:
+            handshake.install(protocol)
+        else:
+            # install(), inlined: a frame less per handshake.
+            protocol.parser = handshake.parse(protocol)
         # The clock itself, not loop.time(): no frame per handshake, and the
         # hook deadline only needs durations.
         self.opened_at = monotonic()
@@ -385,13 +393,26 @@ class Protocol(ServerConnection):
         request = self.request
         try:
             self.dispatch = dispatch = self.router.dispatch(path)
+            route = dispatch.route
             # The parser sets the method, which websockets 14 does not read.
             method = request.method  # type: ignore[union-attr, attr-defined, unused-ignore]
-            names = set(headers)  # lower-case: no method call per name
-            refused = dispatch.check_request(
-                method, headers, secure=self.secure, names=names
-            )
-            route_options = dispatch.route.options
+            # Lower-case names: no method call per lookup.
+            names = headers._dict if _HEADERS_BY_NAME else set(headers)
+            if (
+                method == "GET"
+                and not self.secure
+                and "GET" in route.methods
+                and "transfer-encoding" not in names
+                and "content-length" not in names
+            ):
+                # What check_request() finds for a WebSocket handshake,
+                # without the call.
+                refused = None
+            else:
+                refused = dispatch.check_request(
+                    method, headers, secure=self.secure, names=set(headers)
+                )
+            route_options = route.options
             # options.apply() also refuses an offer of subprotocols to a
             # route that has no options.
             if refused is None and (route_options or "sec-websocket-protocol" in names):
