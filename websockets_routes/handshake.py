@@ -170,7 +170,11 @@ def parse(protocol: ServerProtocol) -> Generator[None]:
     # the error log; websockets logs the answer itself.
     try:
         reader = protocol.reader
-        request = yield from read_request(reader.read_line, reader.buffer)
+        # read_request(), which reads a whole request at once, inlined: a
+        # request sent at once costs no generator of its own.
+        request = read_whole_request(reader.buffer)
+        if request is None:
+            request = yield from read_request(reader.read_line)
     except EOFError:
         if protocol.reader.eof:  # the client went away before its request
             yield from _went_away(protocol)
@@ -269,11 +273,11 @@ def read_request(
 def read_whole_request(buffer: bytearray) -> Request | None:
     """Read a request that is all in ``buffer``, as :func:`read_request` would.
 
-    A request sent at once arrives whole: its lines are split in one call
-    rather than read one generator at a time, with the checks of
-    websockets' ``parse_headers()``. A request that is not all there, or
-    that breaks a limit, is left to :func:`read_request`, line by line,
-    which tells what is wrong.
+    A request sent at once arrives whole: its headers are checked and split
+    by two regular expressions over all of them, with the rules of
+    websockets' ``parse_headers()``, rather than read one generator per
+    line. A request that is not all there, or that breaks a limit, is left
+    to :func:`read_request`, line by line, which tells what is wrong.
 
     Returns:
         The request, which is taken out of ``buffer``, or :obj:`None`.
@@ -287,35 +291,48 @@ def read_whole_request(buffer: bytearray) -> Request | None:
     end = buffer.find(b"\r\n\r\n", 0, max_line + MAX_HEADER_SIZE)
     if end < 0:
         return None
-    lines = buffer[:end].split(b"\r\n")
-    line = lines[0]
+    # The header lines, each with its CRLF, start after the request line's.
+    start = buffer.find(b"\r\n") + 2
     if (
-        # Lines that end in LF alone, which read_line() splits apart.
-        buffer.count(b"\n", 0, end) != len(lines) - 1
-        or len(lines) > http11.MAX_NUM_HEADERS + 1
-        # With their CRLF, as read_line() counts them.
-        or max(map(len, lines)) + 2 > max_line
+        # With its CRLF, as read_line() counts it.
+        start > max_line
         # The header lines and the blank line that ends them.
-        or end + 2 - len(line) > MAX_HEADER_SIZE
+        or end + 4 - start > MAX_HEADER_SIZE
+        # Lines that end in LF alone, which read_line() splits apart.
+        or buffer.count(b"\n", 0, end) != buffer.count(b"\r\n", 0, end)
     ):
         return None
-    method, target, version = _request_line(line)
-    headers = Headers()
-    for index in range(1, len(lines)):
-        raw_name, colon, raw_value = lines[index].partition(b":")
-        raw_value = raw_value.strip(b" \t")
-        if not (
-            colon and _TOKEN.fullmatch(raw_name) and _FIELD_VALUE.fullmatch(raw_value)
-        ):
-            raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP header")
-        _set_header(headers, raw_name.decode(), raw_value.decode(*_VALUE_CODEC))
+    block = buffer[start : end + 2].decode(*_VALUE_CODEC)
+    if block.count("\r\n") > http11.MAX_NUM_HEADERS or (
+        len(block) > max_line and max(map(len, block.split("\r\n"))) + 2 > max_line
+    ):
+        return None
+    method, target, version = _request_line(buffer[: start - 2])
+    if _HEADER_LINES.fullmatch(block) is None:
+        raise RequestError(http.HTTPStatus.BAD_REQUEST, "invalid HTTP header")
+    if _OWN_HEADERS:
+        # Headers(), filled as parse_headers() fills it, without a call per
+        # header: its lists by lower-case name, and the raw items.
+        items: list[tuple[str, str]] = []
+        by_name: dict[str, list[str]] = {}
+        headers = _new_object(Headers)
+        headers._list, headers._dict = items, by_name
+        for name, value in _HEADER_LINE.findall(block):
+            value = value.strip(" \t")
+            items.append((name, value))
+            key = name.lower()
+            values = by_name.get(key)
+            if values is None:
+                by_name[key] = [value]
+            else:
+                values.append(value)
+    else:  # pragma: no cover - a Headers class that this does not know
+        headers = Headers()
+        for name, value in _HEADER_LINE.findall(block):
+            _set_header(headers, name, value.strip(" \t"))
     del buffer[: end + 4]
     return _request(method, target, version, headers)
 
-
-# RFC 9110's token and field value, as websockets' parse_headers() reads them.
-_TOKEN = re.compile(rb"[-!#$%&\'*+.^_`|~0-9a-zA-Z]+")
-_FIELD_VALUE = re.compile(rb"[\x09\x20-\x7e\x80-\xff]*")
 
 # websockets 17 decodes header values as ISO-8859-1 and sets them unchecked;
 # before, as ASCII with surrogate escapes.
@@ -323,9 +340,27 @@ _set_header: Callable[[Headers, str, str], None]
 if hasattr(Headers, "set_insecure"):
     _VALUE_CODEC: tuple[str, ...] = ("iso-8859-1",)
     _set_header = Headers.set_insecure
+    _OBS_TEXT = r"\x80-\xff"
 else:  # pragma: no cover - websockets < 17
     _VALUE_CODEC = ("ascii", "surrogateescape")
     _set_header = Headers.__setitem__
+    _OBS_TEXT = r"\udc80-\udcff"
+
+# Header lines, decoded: RFC 9110's token, a colon, a field value, CRLF; as
+# websockets' parse_headers() checks them, the value's spaces and tabs
+# included. No part can match another's characters: no backtracking.
+_HEADER_LINES = re.compile(
+    r"(?:[-!#$%&'*+.^_`|~0-9a-zA-Z]+:[\t\x20-\x7e" + _OBS_TEXT + r"]*\r\n)*"
+)
+# A header line of those: its name, its value.
+_HEADER_LINE = re.compile(r"([^:]+):([^\r]*)\r\n")
+
+# Whether Headers is the class that this fills by hand.
+_OWN_HEADERS = getattr(Headers, "__slots__", None) in (
+    ["_dict", "_list"],
+    ("_dict", "_list"),
+)
+_new_object = object.__new__
 
 
 def _request_line(line: bytes | bytearray) -> tuple[str, str, bytes | bytearray]:

@@ -59,6 +59,7 @@ from . import compat, handshake, options
 from .closing import close_within
 from .exceptions import InvalidPath, RouteNotFound, ViewFailed
 from .router import BaseRouter, Dispatch
+from .router import _await as awaited
 from .views import FunctionView, ResponseLike, as_response
 
 if TYPE_CHECKING:
@@ -235,12 +236,12 @@ class Protocol(ServerConnection):
         # websockets' coroutine, returned: no coroutine of ours per close.
         return super().close(code, reason)
 
-    async def __aexit__(  # type: ignore[override]  # True: the error is ended
+    def __aexit__(  # type: ignore[override]
         self,
         exc_type: type[BaseException] | None,
         exc_value: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
+    ) -> Coroutine[Any, Any, bool | None]:
         """Close the connection; log what the view's handler raised, if anything.
 
         On websockets 17 and later, :meth:`Router.serve` has websockets
@@ -252,23 +253,27 @@ class Protocol(ServerConnection):
         handler = self._handler
         if exc_value is None or handler is None or handler.cr_frame is not None:
             # No error, a connection that Router.handle() runs, or an
-            # "async with" inside the handler: websockets' own.
-            await super().__aexit__(exc_type, exc_value, traceback)
-            return False
+            # "async with" inside the handler: websockets' own coroutine,
+            # returned, with none of ours per connection.
+            return super().__aexit__(exc_type, exc_value, traceback)
+        return self._handler_failed(exc_value)
+
+    async def _handler_failed(self, exc: BaseException) -> bool:
+        """End the error of a view's handler as handle() does; True: it ended."""
         dispatch = cast(Dispatch, self.dispatch)
-        if isinstance(exc_value, ConnectionClosed) and self.state is not OPEN:
+        if isinstance(exc, ConnectionClosed) and self.state is not OPEN:
             # The client's own disconnect (see handle()).
             logger.debug("connection closed in handler: %s", dispatch.path)
             await super().__aexit__(None, None, None)
             return True
-        if isinstance(exc_value, asyncio.CancelledError) and not _cancelled(self):
+        if isinstance(exc, asyncio.CancelledError) and not _cancelled(self):
             message = "handler raised CancelledError"
-        elif isinstance(exc_value, Exception):
+        elif isinstance(exc, Exception):
             message = "handler failed"
         else:  # a shutdown's cancellation, KeyboardInterrupt, ...
-            await super().__aexit__(exc_type, exc_value, traceback)
+            await super().__aexit__(type(exc), exc, exc.__traceback__)
             return False
-        logger.error("%s: %s", message, dispatch.path, exc_info=exc_value)
+        logger.error("%s: %s", message, dispatch.path, exc_info=exc)
         await close_within(self, CloseCode.INTERNAL_ERROR, "internal error")
         return True
 
@@ -644,8 +649,14 @@ def _open(connection: Any) -> Awaitable[None]:
         # __aexit__() ends its errors: no task and no frame of ours, which
         # handle() would cost on every connection.
         handler: Coroutine[Any, Any, None] | None
+        view = dispatch.view
         try:
-            handler = dispatch.handle(connection)
+            if view.__class__ is FunctionView:  # Dispatch.handle(), inlined
+                handler = view.handle(connection, dispatch.path)
+                if handler.__class__ is not CoroutineType:
+                    handler = awaited(handler)
+            else:
+                handler = dispatch.handle(connection)
         except Exception as exc:
             handler = _raise(exc)
         if handler is not None:  # None: a view without a handler
