@@ -76,10 +76,15 @@ class Dispatch:
         route: The matched route.
         path: The request path with the route's parameters.
         view: The view instance for this connection.
+        handler: The coroutine of the view's handler, under
+            :meth:`~websockets_routes.Router.serve` on websockets 17 and
+            later, once websockets awaits it; unset before.
 
     """
 
-    __slots__ = ("negotiated", "path", "route", "view")
+    __slots__ = ("handler", "negotiated", "path", "route", "view")
+
+    handler: Coroutine[Any, Any, None]
 
     def __init__(self, route: Route, path: RoutedPath, view: Any) -> None:
         self.route = route

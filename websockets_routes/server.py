@@ -174,8 +174,6 @@ class Protocol(ServerConnection):
     #: Whether the server speaks TLS, set by :meth:`Router.serve`.
     secure: ClassVar[bool] = False
     dispatch: Dispatch | None = None
-    # The view's handler, when websockets awaits it directly (see _open).
-    _handler: CoroutineType[Any, Any, None] | None = None
     #: Seconds a write waits for the client to read; :obj:`None`: no limit.
     write_timeout: ClassVar[float | None] = DEFAULT_WRITE_TIMEOUT
     _write_timer: asyncio.TimerHandle | None = None
@@ -250,13 +248,15 @@ class Protocol(ServerConnection):
         An ``async with`` of the handler's own is websockets' as before.
 
         """
-        handler = self._handler
-        if exc_value is None or handler is None or handler.cr_frame is not None:
-            # No error, a connection that Router.handle() runs, or an
-            # "async with" inside the handler: websockets' own coroutine,
-            # returned, with none of ours per connection.
-            return super().__aexit__(exc_type, exc_value, traceback)
-        return self._handler_failed(exc_value)
+        # The view's handler, when websockets awaits it itself (see _open).
+        if exc_value is not None:
+            handler = getattr(self.dispatch, "handler", None)
+            # Not a connection that Router.handle() runs, nor an "async with"
+            # inside the handler, which has not returned yet.
+            if handler is not None and handler.cr_frame is None:
+                return self._handler_failed(exc_value)
+        # websockets' own coroutine, returned: none of ours per connection.
+        return super().__aexit__(exc_type, exc_value, traceback)
 
     async def _handler_failed(self, exc: BaseException) -> bool:
         """End the error of a view's handler as handle() does; True: it ended."""
@@ -660,7 +660,12 @@ def _open(connection: Any) -> Awaitable[None]:
         except Exception as exc:
             handler = _raise(exc)
         if handler is not None:  # None: a view without a handler
-            connection._handler = handler
+            # On the dispatch, not the connection: on CPython 3.11, a
+            # connection with one more attribute than websockets' 27 and the
+            # two of Protocol loses its compact attribute storage, and every
+            # attribute access of websockets' code on it, per message too,
+            # gets slower.
+            dispatch.handler = handler
             return handler
     return connection.router.handle(connection)  # type: ignore[no-any-return]
 
