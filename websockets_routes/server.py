@@ -169,11 +169,18 @@ class Protocol(ServerConnection):
 
     """
 
+    # Slots, not entries of the instance's dict: on CPython 3.11, an object
+    # with more than 29 attributes loses its compact attribute storage, and
+    # every attribute access of websockets' code on the connection, per
+    # message too, gets slower. websockets sets 27; a subclass may add two.
+    __slots__ = ("dispatch", "opened_at")
+
     # None until Router.serve() makes a subclass per server that sets it.
     router: ClassVar[BaseRouter] = None  # type: ignore[assignment]
     #: Whether the server speaks TLS, set by :meth:`Router.serve`.
     secure: ClassVar[bool] = False
-    dispatch: Dispatch | None = None
+    dispatch: Dispatch | None
+    opened_at: float
     #: Seconds a write waits for the client to read; :obj:`None`: no limit.
     write_timeout: ClassVar[float | None] = DEFAULT_WRITE_TIMEOUT
     _write_timer: asyncio.TimerHandle | None = None
@@ -185,6 +192,7 @@ class Protocol(ServerConnection):
         # Here rather than in __init__(): websockets passes __init__() seven
         # arguments, which an override would pack and unpack again.
         super().connection_made(transport)
+        self.dispatch = None
         protocol = self.protocol
         if handshake.WRAP_ACCEPT:
             handshake.install(protocol)
@@ -660,11 +668,8 @@ def _open(connection: Any) -> Awaitable[None]:
         except Exception as exc:
             handler = _raise(exc)
         if handler is not None:  # None: a view without a handler
-            # On the dispatch, not the connection: on CPython 3.11, a
-            # connection with one more attribute than websockets' 27 and the
-            # two of Protocol loses its compact attribute storage, and every
-            # attribute access of websockets' code on it, per message too,
-            # gets slower.
+            # On the dispatch: no attribute more on the connection (see
+            # Protocol.__slots__).
             dispatch.handler = handler
             return handler
     return connection.router.handle(connection)  # type: ignore[no-any-return]
