@@ -136,7 +136,7 @@ def test_function_view_is_its_own_factory() -> None:
 async def test_connection_adds_no_attribute_to_websockets_own() -> None:
     """A routed connection's instance dict holds websockets' attributes, no more.
 
-    On CPython 3.11, an object with more than 29 attributes loses its compact
+    On CPython 3.11 to 3.13, an object with more than 29 attributes loses its compact
     attribute storage: every attribute access of websockets' code on the
     connection, per message too, gets slower.
     """

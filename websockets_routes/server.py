@@ -169,10 +169,10 @@ class Protocol(ServerConnection):
 
     """
 
-    # Slots, not entries of the instance's dict: on CPython 3.11, an object
-    # with more than 29 attributes loses its compact attribute storage, and
-    # every attribute access of websockets' code on the connection, per
-    # message too, gets slower. websockets sets 27; a subclass may add two.
+    # Slots, not entries of the instance's dict: on CPython 3.11 to 3.13,
+    # an object with more than 29 attributes loses its compact attribute
+    # storage, and every attribute access of websockets' code on the
+    # connection, per message too, gets slower. websockets sets 27.
     __slots__ = ("dispatch", "opened_at")
 
     # None until Router.serve() makes a subclass per server that sets it.
