@@ -369,3 +369,14 @@ def test_whole_request_leaves_the_rest_to_line_by_line(data: bytes) -> None:
     buffer = bytearray(data)
     assert read_whole_request(buffer) is None
     assert buffer == data
+
+
+def test_read_request_reads_a_whole_buffer_at_once() -> None:
+    """read_request() with the reader's buffer reads a whole request without waiting."""
+    reader = StreamReader()
+    reader.feed_data(request("GET", "/echo", *upgrade_headers()) + b"\x81\x00")
+    reading = read_request(reader.read_line, reader.buffer)
+    with pytest.raises(StopIteration) as stop:
+        next(reading)
+    assert stop.value.value.path == "/echo"
+    assert reader.buffer == b"\x81\x00"

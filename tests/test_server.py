@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import http
+import inspect
 import logging
 import pathlib
 import tempfile
@@ -533,3 +534,27 @@ async def test_serve_handler_delegates_to_another_path() -> None:
         async with websockets.connect(url_of(server, "/alias/7")) as ws:
             assert await ws.recv() == "/thing/7"
             assert await ws.recv() == "7"
+
+
+@pytest.mark.skipif(
+    not hasattr(inspect, "markcoroutinefunction"),
+    reason="inspect.markcoroutinefunction() appeared in Python 3.12",
+)
+async def test_marked_function_view_that_gives_an_awaitable() -> None:
+    """A marked function's awaitable is awaited, and its error ends with 1011."""
+    router = Router()
+
+    async def fail(ws: Any) -> None:
+        await ws.send("from a marked function")
+        raise RuntimeError("marked bug")
+
+    def start(ws: Any, path: RoutedPath) -> asyncio.Task[None]:
+        return asyncio.ensure_future(fail(ws))
+
+    router.add_route("/marked", inspect.markcoroutinefunction(start))
+    async with router.serve("127.0.0.1", 0) as server:
+        async with connect(url_of(server, "/marked")) as ws:
+            assert await ws.recv() == "from a marked function"
+            await ws.wait_closed()
+            close = ws.protocol.close_rcvd
+    assert close is not None and (close.code, close.reason) == (1011, "internal error")
