@@ -16,6 +16,9 @@ parser of each connection with :func:`parse`, which:
 * reads no WebSocket frame before the handshake's answer is sent, so that
   bytes sent after the request do not fail the connection before it is
   answered;
+* reads a request that arrived whole, the usual case, in one go
+  (:func:`read_whole_request`), and a request that arrives in parts line
+  by line, with the same checks and the same answers;
 * answers what it cannot read: HTTP 400 for a malformed request line or
   header, 414 for a request line too long, 431 for headers too large, 505
   for an HTTP version other than 1.1 or 1.0. A connection closed before a
