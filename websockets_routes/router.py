@@ -66,7 +66,6 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _TARGET_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 _new_str = str.__new__
-_new_object = object.__new__
 
 
 class Dispatch:
@@ -660,17 +659,12 @@ class BaseRouter:
                 view = route.view
                 if view.__class__ is not FunctionView:  # a factory to call
                     view = view()
-                # RoutedPath() and Dispatch(), inlined: each call is a frame,
-                # on every handshake.
+                # RoutedPath(), inlined as in match(): a call is a frame, on
+                # every handshake.
                 routed = _new_str(RoutedPath, path)
                 routed.params = params
                 routed.name = route.name
-                dispatch = _new_object(Dispatch)
-                dispatch.route = route
-                dispatch.path = routed
-                dispatch.view = view
-                dispatch.negotiated = False
-                return dispatch
+                return Dispatch(route, routed, view)
         except InvalidPath:
             raise
         except Exception as exc:

@@ -41,7 +41,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from time import monotonic
-from types import CoroutineType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from typing import Protocol as TypingProtocol
 
@@ -59,7 +59,6 @@ from . import compat, handshake, options
 from .closing import close_within
 from .exceptions import InvalidPath, RouteNotFound, ViewFailed
 from .router import BaseRouter, Dispatch
-from .router import _await as awaited
 from .views import FunctionView, ResponseLike, as_response
 
 if TYPE_CHECKING:
@@ -406,26 +405,14 @@ class Protocol(ServerConnection):
         request = self.request
         try:
             self.dispatch = dispatch = self.router.dispatch(path)
-            route = dispatch.route
             # The parser sets the method, which websockets 14 does not read.
             method = request.method  # type: ignore[union-attr, attr-defined, unused-ignore]
-            # Lower-case names: no method call per lookup.
-            names = headers._dict if _HEADERS_BY_NAME else set(headers)
-            if (
-                method == "GET"
-                and not self.secure
-                and "GET" in route.methods
-                and "transfer-encoding" not in names
-                and "content-length" not in names
-            ):
-                # What check_request() finds for a WebSocket handshake,
-                # without the call.
-                refused = None
-            else:
-                refused = dispatch.check_request(
-                    method, headers, secure=self.secure, names=set(headers)
-                )
-            route_options = route.options
+            # Lower-case names, which Headers keeps: no set to make.
+            names = headers._dict.keys() if _HEADERS_BY_NAME else set(headers)
+            refused = dispatch.check_request(
+                method, headers, secure=self.secure, names=names
+            )
+            route_options = dispatch.route.options
             # options.apply() also refuses an offer of subprotocols to a
             # route that has no options.
             if refused is None and (route_options or "sec-websocket-protocol" in names):
@@ -657,14 +644,8 @@ def _open(connection: Any) -> Awaitable[None]:
         # __aexit__() ends its errors: no task and no frame of ours, which
         # handle() would cost on every connection.
         handler: Coroutine[Any, Any, None] | None
-        view = dispatch.view
         try:
-            if view.__class__ is FunctionView:  # Dispatch.handle(), inlined
-                handler = view.handle(connection, dispatch.path)
-                if handler.__class__ is not CoroutineType:
-                    handler = awaited(handler)
-            else:
-                handler = dispatch.handle(connection)
+            handler = dispatch.handle(connection)
         except Exception as exc:
             handler = _raise(exc)
         if handler is not None:  # None: a view without a handler
