@@ -268,21 +268,17 @@ class Protocol(ServerConnection):
     async def _handler_failed(self, exc: BaseException) -> bool:
         """End the error of a view's handler as handle() does; True: it ended."""
         dispatch = cast(Dispatch, self.dispatch)
-        if isinstance(exc, ConnectionClosed) and self.state is not OPEN:
-            # The client's own disconnect (see handle()).
+        message = _failure(self, exc)
+        if message is not None:
+            await _failed(self, dispatch, message, exc)
+            return True
+        if isinstance(exc, ConnectionClosed):  # the client's own disconnect
             logger.debug("connection closed in handler: %s", dispatch.path)
             await super().__aexit__(None, None, None)
             return True
-        if isinstance(exc, asyncio.CancelledError) and not _cancelled(self):
-            message = "handler raised CancelledError"
-        elif isinstance(exc, Exception):
-            message = "handler failed"
-        else:  # a shutdown's cancellation, KeyboardInterrupt, ...
-            await super().__aexit__(type(exc), exc, exc.__traceback__)
-            return False
-        logger.error("%s: %s", message, dispatch.path, exc_info=exc)
-        await close_within(self, CloseCode.INTERNAL_ERROR, "internal error")
-        return True
+        # A shutdown's cancellation, KeyboardInterrupt, ...: websockets' own.
+        await super().__aexit__(type(exc), exc, exc.__traceback__)
+        return False
 
     def _arm_write_timer(self) -> None:
         timeout = self._drain_timeout()
@@ -749,25 +745,37 @@ async def handle(router: BaseRouter, ws: Any, path: str | None = None) -> None:
                 await asyncio.Task(handler, loop=loop, eager_start=True)  # type: ignore[call-arg, unused-ignore]  # pragma: no cover - 3.12+; coverage runs 3.11
             else:
                 await loop.create_task(handler)
-    except ConnectionClosed:
-        # Only the client's own disconnect is a quiet end: a ConnectionClosed
-        # while the client's connection is open came from another one, like
-        # an upstream WebSocket that the handler opened.
-        if ws.state is not OPEN:
-            logger.debug("connection closed in handler: %s", dispatch.path)
-            return
-        await _failed(ws, dispatch, "handler failed")
-    except asyncio.CancelledError:
-        if _cancelled(ws):
+    except BaseException as exc:
+        message = _failure(ws, exc)
+        if message is None:
+            if isinstance(exc, ConnectionClosed):
+                logger.debug("connection closed in handler: %s", dispatch.path)
+                return
             raise
-        await _failed(ws, dispatch, "handler raised CancelledError")
-    except Exception:
-        await _failed(ws, dispatch, "handler failed")
+        await _failed(ws, dispatch, message, exc)
 
 
-async def _failed(ws: Any, dispatch: Dispatch, message: str) -> None:
+def _failure(ws: Any, exc: BaseException) -> str | None:
+    """What to log of a handler's error; None: the handler did not fail.
+
+    The client's own disconnect is a quiet end: a ConnectionClosed while the
+    client's connection is open came from another one, like an upstream
+    WebSocket that the handler opened. A CancelledError is the handler's own
+    unless the task is being cancelled, by a shutdown for one.
+
+    """
+    if isinstance(exc, ConnectionClosed):
+        return None if ws.state is not OPEN else "handler failed"
+    if isinstance(exc, asyncio.CancelledError):
+        return None if _cancelled(ws) else "handler raised CancelledError"
+    return "handler failed" if isinstance(exc, Exception) else None
+
+
+async def _failed(
+    ws: Any, dispatch: Dispatch, message: str, exc: BaseException
+) -> None:
     """Log a handler's error with its traceback; close the connection with 1011."""
-    logger.error("%s: %s", message, dispatch.path, exc_info=True)
+    logger.error("%s: %s", message, dispatch.path, exc_info=exc)
     await close_within(ws, CloseCode.INTERNAL_ERROR, "internal error")
 
 
