@@ -192,12 +192,7 @@ class Protocol(ServerConnection):
         # arguments, which an override would pack and unpack again.
         super().connection_made(transport)
         self.dispatch = None
-        protocol = self.protocol
-        if handshake.WRAP_ACCEPT:
-            handshake.install(protocol)
-        else:
-            # install(), inlined: a frame less per handshake.
-            protocol.parser = handshake.parse(protocol)
+        handshake.install(self.protocol)
         # The clock itself, not loop.time(): no frame per handshake, and the
         # hook deadline only needs durations.
         self.opened_at = monotonic()
