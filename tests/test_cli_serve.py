@@ -503,7 +503,7 @@ async def test_reload_restarts_with_1012_on_code_change(
         try:
             await asyncio.wait_for(ws.wait_closed(), 2)
             break
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue
     assert ws.protocol.close_code == 1012
     async with connect(f"{url}/version", open_timeout=TIMEOUT) as ws:
@@ -767,7 +767,7 @@ async def test_supervisor_restarts_reloads_and_stops_workers(
             try:
                 await asyncio.wait_for(ws.wait_closed(), 2)
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
         assert ws.protocol.close_code == 1012
         async with connect(f"{url}/echo", open_timeout=TIMEOUT):

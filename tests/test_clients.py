@@ -275,7 +275,7 @@ async def run_node(
     )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT + 5)
-    except asyncio.TimeoutError:  # pragma: no cover - the script times out first
+    except TimeoutError:  # pragma: no cover - the script times out first
         process.kill()
         await process.wait()
         raise

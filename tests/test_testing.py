@@ -177,10 +177,9 @@ async def test_handler_error_raised_when_block_exits() -> None:
         async with connect(make_router(), "/divide") as ws:
             await ws.send("0")
             await ws.wait_closed()
-    if sys.version_info >= (3, 11):
-        assert info.value.__notes__ == [
-            "raised on the server, which logged: handler failed: /divide"
-        ]
+    assert info.value.__notes__ == [
+        "raised on the server, which logged: handler failed: /divide"
+    ]
 
 
 async def test_handler_error_chained_to_block_error() -> None:
@@ -243,10 +242,7 @@ async def test_error_collected_once() -> None:
         async with serve(router) as client:
             async with client.connect("/logs") as ws:
                 await ws.wait_closed()
-    if sys.version_info >= (3, 11):
-        assert info.value.__notes__ == [
-            "raised on the server, which logged: app failed"
-        ]
+    assert info.value.__notes__ == ["raised on the server, which logged: app failed"]
 
 
 async def test_endpoint_error_raised() -> None:
@@ -352,11 +348,10 @@ async def test_serve_counts_further_errors() -> None:
                     await ws.send("0")
                     await ws.wait_closed()
     assert len(client.errors) == 2
-    if sys.version_info >= (3, 11):
-        assert info.value.__notes__ == [
-            "raised on the server (and 1 more errors), which logged: "
-            "handler failed: /divide"
-        ]
+    assert info.value.__notes__ == [
+        "raised on the server (and 1 more errors), which logged: "
+        "handler failed: /divide"
+    ]
 
 
 async def test_serve_keeps_connection_classes() -> None:

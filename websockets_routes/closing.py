@@ -41,7 +41,7 @@ async def close_within(
         timeout = getattr(connection, "close_timeout", None) or 10.0
     try:
         await asyncio.wait_for(connection.close(code, reason), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         connection.transport.abort()
         return False
     return True

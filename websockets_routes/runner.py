@@ -474,7 +474,7 @@ class Worker:
         timeout = self.hard_deadline - asyncio.get_running_loop().time()
         try:
             await asyncio.wait_for(hub.close(), timeout=min(timeout, 5.0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             logger.warning("hub didn't close in time")
 
     def _load(self) -> Router:

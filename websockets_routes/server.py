@@ -313,7 +313,7 @@ class Protocol(ServerConnection):
         timeout = HOOK_SHARE * self.open_timeout - (monotonic() - self.opened_at)
         try:
             return await asyncio.wait_for(hook, max(timeout, 0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             request = cast(Request, self.request)
             logger.error("process_request timed out: %s", request.path)
             return self.timed_out(request)

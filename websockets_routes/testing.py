@@ -111,7 +111,7 @@ class TestConnection(ClientConnection):
         """Receive the next message, as ``recv()``, within :attr:`timeout`."""
         try:
             return await asyncio.wait_for(super().recv(*args, **kwargs), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             # websockets' recv() is safe to cancel: no message is lost.
             raise TimeoutError(
                 f"no message received within timeout: {self.timeout} seconds"
@@ -425,7 +425,7 @@ async def _stop(
     server.close()
     try:
         await asyncio.wait_for(server.wait_closed(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         for task in tasks:
             task.cancel()
         await server.wait_closed()

@@ -84,7 +84,7 @@ async def no_message(client: ClientConnection, timeout: float = 0.1) -> bool:
     """Tell whether a client receives nothing for a short while."""
     try:
         await asyncio.wait_for(client.recv(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return True
     return False
 

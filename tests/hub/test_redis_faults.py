@@ -55,7 +55,7 @@ async def _drain(client: ClientConnection, timeout: float = 0.3) -> list[str | b
     while True:
         try:
             received.append(await asyncio.wait_for(client.recv(), timeout))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return received
 
 

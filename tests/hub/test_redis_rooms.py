@@ -273,7 +273,7 @@ async def test_at_most_once_across_a_redis_restart(
                 while (message := await asyncio.wait_for(client.recv(), 0.1)) != "end":
                     received.append(int(message))
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     assert received == sorted(set(received))
     assert set(received) <= set(published)

@@ -141,7 +141,7 @@ def check_name(what: str, value: str | None) -> str | None:
 
 def now() -> str:
     """The time, in UTC, as ISO 8601 to the second."""
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 class Room(Endpoint):

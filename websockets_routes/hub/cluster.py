@@ -505,7 +505,7 @@ async def _close_quietly(pubsub: PubSub) -> None:
 
 async def _close(pubsub: PubSub) -> None:
     try:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await cast(Any, pubsub).aclose()
     finally:
         await pubsub.connection_pool.disconnect()
 

@@ -355,7 +355,7 @@ class RedisHub(Hub):
             # wait until no presence write is under way.
             await asyncio.wait_for(self._presence_lock.acquire(), self.heartbeat)
             locked = True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             logger.debug("presence write still under way; cancelling it")
         error = await _cancel(tasks)
         if error is not None:  # pragma: no cover
@@ -1098,6 +1098,6 @@ async def _first_of(*coroutines: Any) -> None:
 
 async def _close_quietly(pubsub: PubSub, errors: tuple[type[Exception], ...]) -> None:
     try:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await cast(Any, pubsub).aclose()
     except errors as exc:
         logger.debug("cannot close redis subscriber: %s", exc)
