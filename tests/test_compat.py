@@ -157,14 +157,16 @@ def test_create_protocol_with_legacy_class_names_the_legacy_server() -> None:
 async def test_protocol_under_plain_serve_says_to_use_router_serve(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Protocol passed to websockets.serve() answers 500 and logs the right call."""
+    """Protocol under websockets.serve() runs no handler: 1011 and the call to make."""
     router = make_router()
     with caplog.at_level(logging.ERROR):
         async with serving(
             websockets.serve(router, "127.0.0.1", 0, create_connection=AuthProtocol)
         ) as server:
-            refusal = await status_of(url_of(server, "/nope"))
-    assert refusal.response.status_code == 500
+            assert await closed_with(url_of(server, "/thing/1")) == (
+                1011,
+                "internal error",
+            )
     messages = [str(record.exc_info[1]) for record in caplog.records if record.exc_info]
     assert any(
         "replace websockets.serve(router, ..., create_connection=...) with "

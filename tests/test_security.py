@@ -93,15 +93,21 @@ async def test_safe_converter_refuses(name: str) -> None:
 
 
 async def refusal_of(
-    server: Any, connection_header: bytes, path: bytes = b"/public"
+    server: Any, header: bytes, path: bytes = b"/public", name: bytes = b"Connection"
 ) -> bytes:
-    """Send a request whose Connection header websockets refuses; return the answer."""
+    """Send an upgrade request with one header set to a value; return the answer."""
     port = server.sockets[0].getsockname()[1]
+    headers = {
+        b"Host": b"127.0.0.1",
+        b"Upgrade": b"websocket",
+        b"Connection": b"Upgrade",
+        b"Sec-WebSocket-Key": b"dGhlIHNhbXBsZSBub25jZQ==",
+        b"Sec-WebSocket-Version": b"13",
+    }
+    headers[name] = header
+    lines = b"".join(key + b": " + value + b"\r\n" for key, value in headers.items())
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(
-        b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-        b"Connection: " + connection_header + b"\r\n\r\n"
-    )
+    writer.write(b"GET " + path + b" HTTP/1.1\r\n" + lines + b"\r\n")
     answer = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     return answer
@@ -109,7 +115,7 @@ async def refusal_of(
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 async def test_process_response_sees_refusals_escaped(kind: str) -> None:
-    """A process_response given to serve() gets websockets' refusal escaped."""
+    """A process_response given to serve() gets websockets' own refusal escaped."""
     seen: list[bytes] = []
 
     def note(connection: Any, request: Request, response: Response) -> None:
@@ -121,7 +127,8 @@ async def test_process_response_sees_refusals_escaped(kind: str) -> None:
 
     hook = note if kind == "sync" else note_later
     async with make_router().serve("127.0.0.1", 0, process_response=hook) as server:
-        answer = await refusal_of(server, b"<script>")
+        # websockets' accept() refuses a malformed extension offer, quoting it.
+        answer = await refusal_of(server, b"<script>", name=b"Sec-WebSocket-Extensions")
         async with connect(url_of(server, "/public")) as ws:
             assert await ws.recv() == "{}"
     assert answer.startswith(b"HTTP/1.1 400") and b"X-Seen: yes" in answer
@@ -161,18 +168,27 @@ class Legacy(Protocol):
 
 
 @pytest.mark.parametrize("server", ["plain", "view hook", "0.2 hook"])
-async def test_refusals_escape_the_request(
-    server: str, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        (b"Connection", 426),
+        (b"Upgrade", 426),
+        (b"Sec-WebSocket-Key", 400),
+        (b"Sec-WebSocket-Version", 400),
+    ],
+)
+async def test_refusals_never_echo_the_request(
+    server: str, name: bytes, status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """websockets' refusals quote a header escaped, even one that isn't UTF-8."""
+    """A bad upgrade header is refused without echoing it, and logs no error."""
     router = make_router()
     router.route("/hooked")(Hooked)
     options = {"create_connection": Legacy} if server == "0.2 hook" else {}
     path = b"/hooked" if server == "view hook" else b"/public"
     async with router.serve("127.0.0.1", 0, **options) as serving:
         for value in (b"<script>", b"\xc2\x80", b"\xff"):
-            answer = await refusal_of(serving, value, path)
-            assert answer.startswith(b"HTTP/1.1 400")
+            answer = await refusal_of(serving, value, path, name)
+            assert answer.startswith(b"HTTP/1.1 %d" % status)
             assert value not in answer and b"<" not in answer
         async with connect(url_of(serving, path.decode())) as ws:
             assert await ws.recv() == "{}"

@@ -147,11 +147,49 @@ def status_of(answer: bytes) -> int:
 )
 @given(request=requests)
 def test_serve_answers_every_request(servers: Servers, request: bytes) -> None:
-    """router.serve() answers any request with a documented status, never 500."""
+    """router.serve() answers any request with a documented status, never 500.
+
+    Bytes after the request make websockets' parser close the connection,
+    which it may do before any answer.
+
+    """
     answer = exchange(servers.ports["serve"], request + MARK.encode())
-    assert status_of(answer) in SERVE_STATUSES
+    assert answer == b"" or status_of(answer) in SERVE_STATUSES
     # Error answers don't echo what the client sent.
     assert b"<zq" not in answer
+
+
+tokens = st.text(
+    st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"),
+    min_size=1,
+    max_size=12,
+)
+well_formed = st.builds(
+    request_bytes,
+    st.just("GET"),
+    st.sampled_from(["/echo", "/thing/12", "/thing/x", "/files/a/b", "/private", "/"]),
+    st.lists(
+        st.tuples(
+            tokens.filter(lambda name: name.lower() not in ("host", "content-length")),
+            st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40),
+        ),
+        max_size=4,
+    ),
+    st.booleans(),
+)
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(request=well_formed)
+def test_serve_answers_every_well_formed_request(
+    servers: Servers, request: bytes
+) -> None:
+    """router.serve() answers every well-formed request, with a documented status."""
+    assert status_of(exchange(servers.ports["serve"], request)) in SERVE_STATUSES
 
 
 @settings(

@@ -1,20 +1,25 @@
-"""Closing a connection within a deadline, whether or not the client reads.
+"""Ending connections within deadlines, whether or not the client reads.
 
-websockets' ``close()`` sends a close frame, then waits for the write buffer
-to drain before it applies its ``close_timeout``: a client that stopped
-reading keeps it waiting forever. Every close that the router or the hub
-starts goes through :func:`close_within`, which aborts the transport (the TCP
-connection ends at once, without a closing handshake) when the deadline
-passes.
+websockets waits without a limit for a client to read what is written to
+it: a ``send()``, a keepalive ping or a ``close()`` to a client that stopped
+reading would wait forever. :func:`close_within` bounds a close, and
+:class:`WriteDeadlines` aborts the connections of a server whose client
+leaves what is written unread for too long.
 
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
-__all__ = ["close_within"]
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+__all__ = ["WriteDeadlines", "close_within", "ended_with"]
+
+logger = logging.getLogger("websockets_routes")
 
 
 async def close_within(
@@ -45,3 +50,120 @@ async def close_within(
         connection.transport.abort()
         return False
     return True
+
+
+async def ended_with(connection: Any) -> ConnectionClosed:
+    """Wait until a connection is closed; return the exception that tells how.
+
+    Its ``sent``, ``rcvd`` and ``rcvd_then_sent`` say which close frames
+    went each way, and in which order.
+
+    Example::
+
+        ended = await ended_with(websocket)
+
+    """
+    await connection.wait_closed()
+    try:
+        # A closed connection raises what ended it on every use.
+        await connection.ping()
+    except ConnectionClosed as exc:
+        return exc
+    raise RuntimeError("connection still open")  # pragma: no cover
+
+
+class WriteDeadlines:
+    """Abort a server's connections whose client doesn't read what is written.
+
+    A connection is stalled while more than the server's ``write_limit`` waits
+    in its write buffer. A connection stalled for ``write_timeout`` seconds
+    while open, or for ``close_timeout`` seconds once closing, is aborted:
+    the TCP connection ends at once, and a ``send()`` that waits raises
+    :exc:`~websockets.exceptions.ConnectionClosedError`. One timer per
+    server checks its connections a few times per deadline; nothing runs
+    per message.
+
+    Args:
+        write_timeout: Seconds an open connection may stay stalled;
+            :obj:`None`: no limit.
+        close_timeout: Seconds a closing connection may stay stalled;
+            :obj:`None`: no limit.
+        write_limit: websockets' ``write_limit``: the high-water mark, or
+            a ``(high, low)`` tuple.
+
+    Example::
+
+        deadlines = WriteDeadlines(20.0, 10.0, 2**15)
+        deadlines.add(connection)
+
+    """
+
+    def __init__(
+        self,
+        write_timeout: float | None,
+        close_timeout: float | None,
+        write_limit: int | tuple[int, int | None],
+    ) -> None:
+        self.write_timeout = write_timeout
+        self.close_timeout = close_timeout
+        self.high_water = (
+            write_limit[0] if isinstance(write_limit, tuple) else write_limit
+        )
+        timeouts = [t for t in (write_timeout, close_timeout) if t is not None]
+        #: Seconds between checks: a quarter of the shortest deadline, at most 1.
+        self.period = max(min([1.0, *(t / 4 for t in timeouts)]), 0.01)
+        self.enabled = bool(timeouts)
+        self._connections: dict[Any, tuple[float, float | None] | None] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, connection: Any) -> None:
+        """Watch an open connection until it is closed."""
+        if not self.enabled:
+            return
+        self._connections[connection] = None
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.period, self._check, loop)
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        connections = self._connections
+        for connection, stalled in list(connections.items()):
+            state = connection.state
+            if state is State.CLOSED:
+                del connections[connection]
+            elif connection.transport.get_write_buffer_size() <= self.high_water:
+                if stalled is not None:
+                    connections[connection] = None
+            else:
+                connections[connection] = stalled = self._stalled(stalled, state, now)
+                if self._expired(stalled, now):
+                    self._abort(connection, now - stalled[0])
+        self._timer = (
+            loop.call_later(self.period, self._check, loop) if connections else None
+        )
+
+    @staticmethod
+    def _stalled(
+        stalled: tuple[float, float | None] | None, state: State, now: float
+    ) -> tuple[float, float | None]:
+        """Since when the connection is stalled, and closing while stalled."""
+        since, closing = (now, None) if stalled is None else stalled
+        if closing is None and state is not State.OPEN:
+            closing = now
+        return since, closing
+
+    def _expired(self, stalled: tuple[float, float | None], now: float) -> bool:
+        since, closing = stalled
+        if self.write_timeout is not None and now - since >= self.write_timeout:
+            return True
+        return (
+            closing is not None
+            and self.close_timeout is not None
+            and now - closing >= self.close_timeout
+        )
+
+    def _abort(self, connection: Any, elapsed: float) -> None:
+        logger.info("client doesn't read: aborting after %.1f seconds", elapsed)
+        del self._connections[connection]
+        connection.transport.abort()

@@ -1,33 +1,28 @@
 """Per-route options: subprotocols, origins and the largest message.
 
-Options are checked when the route is registered (:func:`check`). Under
-``router.serve()`` they are applied to websockets' Sans-I/O
-:class:`~websockets.server.ServerProtocol` during the handshake
-(:func:`apply`): websockets then negotiates the subprotocol (HTTP 400 when a
-required one is missing) and enforces the largest message size, a forbidden
-``Origin`` gets HTTP 403, and an offer of subprotocols that the route does
-not speak gets HTTP 400. Under ``router.handle`` the handshake is over:
-:func:`refusal` tells which close code the connection gets instead.
+Options are checked when the route is registered (:func:`check`), and each
+request against them during the handshake (:func:`check_handshake`, HTTP
+403 or 400), or once the connection is open under ``router.handle``
+(:func:`refusal`, close codes 4403 and 4400).
 
 """
 
 from __future__ import annotations
 
+import dataclasses
 import http
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from websockets.datastructures import Headers
-from websockets.exceptions import InvalidHeader
-from websockets.headers import parse_subprotocol
 from websockets.http11 import Response
-from websockets.server import ServerProtocol
 
+from . import _compat
 from .exceptions import InvalidRoute
 from .views import error_response
 
-__all__ = ["apply", "check", "refusal"]
+__all__ = ["ServerOptions", "check", "check_handshake", "refusal"]
 
 
 class _Unset:
@@ -92,61 +87,37 @@ def check(
     return options
 
 
-def apply(
-    protocol: ServerProtocol, headers: Headers, options: Mapping[str, Any]
-) -> Response | None:
-    """Apply a route's options to a connection, before its handshake completes.
+def check_handshake(headers: Headers, options: Mapping[str, Any]) -> Response | None:
+    """Check a request against its route's options, during the handshake.
 
     Returns:
-        The answer that refuses the request, or :obj:`None`: HTTP 403 for
-        a forbidden ``Origin``; HTTP 400 when the client offers
-        subprotocols and the route speaks none of them (unless the route
-        sets ``allow_unmatched_subprotocols``), because browsers and most
-        clients fail a connection whose answer selects none.
+        The answer that refuses the request, or :obj:`None`: HTTP 403 for a
+        forbidden ``Origin``; HTTP 400 when the route speaks subprotocols
+        and the client offers none of them (unless the route sets
+        ``allow_unmatched_subprotocols``), because browsers and most
+        clients fail a connection whose answer selects none, or offers
+        none where the route requires one.
 
     """
-    if "origins" in options:
-        if _origin_refused(headers, options["origins"]):
-            return error_response(http.HTTPStatus.FORBIDDEN, "origin not allowed")
-    if "subprotocols" in options:
-        protocol.available_subprotocols = options["subprotocols"]
-        if not options.get("require_subprotocol"):
-            # An instance attribute shadows the method, as websockets' own
-            # select_subprotocol= argument does.
-            protocol.select_subprotocol = _optional(options["subprotocols"])  # type: ignore[method-assign]
-    if "max_size" in options:
-        set_max_size(protocol, options["max_size"])
-    if "Sec-WebSocket-Protocol" in headers and not options.get(
-        "allow_unmatched_subprotocols"
-    ):
-        return _unmatched_offer(protocol, headers, options)
-    return None
+    if "origins" in options and _origin_refused(headers, options["origins"]):
+        return error_response(http.HTTPStatus.FORBIDDEN, "origin not allowed")
+    if "subprotocols" not in options:
+        return None
+    return _offer_refused(headers, options["subprotocols"], options)
 
 
-def _origin_refused(headers: Any, allowed: Any) -> bool:
-    """Whether a request's ``Origin`` is refused; two of them always are."""
-    origins = headers.get_all("Origin")
-    if len(origins) > 1:  # no browser sends two
-        return True
-    return not _origin_allowed(origins[0] if origins else None, allowed)
-
-
-def _unmatched_offer(
-    protocol: ServerProtocol, headers: Headers, options: Mapping[str, Any]
+def _offer_refused(
+    headers: Headers, supported: Sequence[str], options: Mapping[str, Any]
 ) -> Response | None:
     """Refuse an offer of subprotocols that the route does not speak."""
-    if "subprotocols" not in options and "select_subprotocol" in vars(protocol):
-        return None  # a select_subprotocol= given to serve() decides
-    supported = protocol.available_subprotocols or []
-    try:
-        offered = [
-            subprotocol
-            for header in headers.get_all("Sec-WebSocket-Protocol")
-            for subprotocol in parse_subprotocol(header)
-        ]
-    except InvalidHeader:
-        return None  # websockets answers HTTP 400 itself
+    offered = offered_subprotocols(headers)
     if any(subprotocol in supported for subprotocol in offered):
+        return None
+    if not offered:
+        if options.get("require_subprotocol"):
+            return error_response(http.HTTPStatus.BAD_REQUEST, "missing subprotocol")
+        return None
+    if options.get("allow_unmatched_subprotocols"):
         return None
     return error_response(
         http.HTTPStatus.BAD_REQUEST,
@@ -155,12 +126,72 @@ def _unmatched_offer(
     )
 
 
-def set_max_size(protocol: Any, max_size: int | None) -> None:
-    """Set the largest message a connection accepts, on websockets 14 and later."""
-    if hasattr(protocol, "max_message_size"):
-        protocol.max_message_size = max_size
-    else:  # websockets < 15
-        protocol.max_size = max_size
+def offered_subprotocols(headers: Headers) -> list[str]:
+    """The subprotocols that a request offers, in its order."""
+    return [
+        token.strip()
+        for header in headers.get_all("Sec-WebSocket-Protocol")
+        for token in header.split(",")
+        if token.strip()
+    ]
+
+
+def select(supported: Sequence[str], offered: Sequence[str]) -> str | None:
+    """The first of ``supported`` that the client offers, or :obj:`None`."""
+    for subprotocol in supported:
+        if subprotocol in offered:
+            return subprotocol
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerOptions:
+    """The options given to ``serve()``, for routes that set none of their own.
+
+    Under :meth:`~websockets_routes.Router.serve`, the router applies them
+    itself rather than websockets, so that a route's own options take
+    precedence and refusals are answered like the routes' own.
+
+    """
+
+    origins: Sequence[str | re.Pattern[str] | None] | None = None
+    subprotocols: Sequence[str] | None = None
+    select_subprotocol: Callable[[Any, Sequence[str]], str | None] | None = None
+
+    def check(self, headers: Headers, options: Mapping[str, Any]) -> Response | None:
+        """Check a request against the server's options, where its route has none."""
+        if (
+            self.origins is not None
+            and "origins" not in options
+            and _origin_refused(headers, self.origins)
+        ):
+            return error_response(http.HTTPStatus.FORBIDDEN, "origin not allowed")
+        if "subprotocols" in options or self.select_subprotocol is not None:
+            return None
+        supported = list(self.subprotocols or ())
+        if supported and not offered_subprotocols(headers):
+            return error_response(http.HTTPStatus.BAD_REQUEST, "missing subprotocol")
+        if "Sec-WebSocket-Protocol" not in headers:
+            return None
+        return _offer_refused(headers, supported, options)
+
+    def select(
+        self, connection: Any, options: Mapping[str, Any], offered: Sequence[str]
+    ) -> str | None:
+        """The subprotocol of a connection: its route's, else the server's choice."""
+        if "subprotocols" in options:
+            return select(options["subprotocols"], offered)
+        if self.select_subprotocol is not None:
+            return self.select_subprotocol(connection, offered)
+        return select(self.subprotocols or (), offered)
+
+
+def _origin_refused(headers: Any, allowed: Any) -> bool:
+    """Whether a request's ``Origin`` is refused; two of them always are."""
+    origins = headers.get_all("Origin")
+    if len(origins) > 1:  # no browser sends two
+        return True
+    return not _origin_allowed(origins[0] if origins else None, allowed)
 
 
 def refusal(
@@ -184,22 +215,8 @@ def refusal(
             "missing subprotocol: negotiation needs router.serve()",
         )
     if "max_size" in options:
-        set_max_size(
-            ws.protocol if hasattr(ws, "protocol") else ws, options["max_size"]
-        )
+        _compat.set_max_size(ws, options["max_size"])
     return None
-
-
-def _optional(supported: Sequence[str]) -> Any:
-    """A select_subprotocol that picks the first shared one, or none at all."""
-
-    def select_subprotocol(offered: Sequence[str]) -> str | None:
-        for subprotocol in supported:
-            if subprotocol in offered:
-                return subprotocol
-        return None
-
-    return select_subprotocol
 
 
 def _origin_allowed(

@@ -59,14 +59,12 @@ import sys
 import threading
 import time
 import urllib.parse
-from typing import Any, cast
-
-from websockets.protocol import OPEN
+from typing import Any
 
 from .apps import CommandError, load_router
 from .closing import close_within
 from .hub import Hub, HubUnavailable, serving_hub
-from .server import Protocol, Router
+from .server import Adapter, Router
 
 __all__ = [
     "CANCEL_GRACE",
@@ -294,47 +292,6 @@ def announce(config: Config, sock: socket.socket) -> None:
 # One worker.
 
 
-class AccessLog(Protocol):
-    """A connection that logs when it opens and when it closes.
-
-    It also keeps the set of open connections of its server in
-    :attr:`live`, for the shutdown. :func:`serve` makes a subclass per
-    server.
-
-    """
-
-    live: set[AccessLog]
-    opened = False
-
-    async def handshake(self, *args: Any, **kwargs: Any) -> None:
-        """Perform the opening handshake, then log that the connection opened."""
-        await super().handshake(*args, **kwargs)
-        if self.protocol.state is OPEN:
-            self.opened = True
-            self.live.add(self)
-            access_logger.info("open %s from %s", self._route(), self._peer())
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Log that the connection closed, and its close code."""
-        super().connection_lost(exc)
-        if self.opened:
-            self.live.discard(self)
-            code = self.protocol.close_code
-            route, peer = self._route(), self._peer()
-            access_logger.info("close %s from %s with code %s", route, peer, code)
-
-    def _route(self) -> str:
-        if self.dispatch is None:  # pragma: no cover (routed before it opens)
-            return "-"
-        return self.dispatch.route.name or self.dispatch.route.pattern
-
-    def _peer(self) -> str:
-        peer = self.remote_address
-        if isinstance(peer, tuple) and len(peer) >= 2:
-            return _host_port(str(peer[0]), int(peer[1]))
-        return "unix"
-
-
 def run_worker(
     config: Config, sock: socket.socket, *, supervised: bool
 ) -> int:  # pragma: no cover
@@ -396,7 +353,7 @@ class Worker:
         self.supervised = supervised
         self.stopping: asyncio.Future[int] | None = None
         self.hard_deadline = float("inf")
-        self.live: set[AccessLog] = set()
+        self.adapter: Adapter | None = None
 
     async def main(self) -> int:
         """Start the hub, load the application, serve until a signal, shut down."""
@@ -488,14 +445,11 @@ class Worker:
         return router
 
     async def _serve(self, router: Router) -> Any:
-        protocol = cast(
-            "type[AccessLog]", type("AccessLog", (AccessLog,), {"live": self.live})
-        )
+        self.adapter = adapter = Adapter(router, {"sock": self.sock})
         if self.sock.family == socket.AF_UNIX:
-            serving = router.unix_serve(sock=self.sock, create_connection=protocol)
+            server = await adapter.unix_serve(None)
         else:
-            serving = router.serve(sock=self.sock, create_connection=protocol)
-        server = await serving
+            server = await adapter.serve(None, None)
         if not self.supervised:
             announce(self.config, self.sock)
         _ready()
@@ -505,13 +459,13 @@ class Worker:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.shutdown_timeout
         what = "restart" if code == 1012 else "shutdown"
-        logger.info("%s: closing %d connections", what, len(self.live))
-        server.server.close()
-        # Let accepted connections reach connection_made() (Python < 3.11).
-        await asyncio.sleep(0)
-        closing = [_close(conn, code, deadline) for conn in list(self.live)]
+        live = list(server.connections)
+        logger.info("%s: closing %d connections", what, len(live))
+        # Stop accepting; handshakes under way are answered with HTTP 503.
+        server.close(close_connections=False)
+        closing = [_close(conn, code, deadline) for conn in live]
         closes = [loop.create_task(coroutine) for coroutine in closing]
-        pending = _handler_tasks(server)
+        pending = set(self.adapter.tasks) if self.adapter is not None else set()
         if pending:
             timeout = max(deadline - loop.time(), 0)
             _, pending = await asyncio.wait(pending, timeout=timeout)
@@ -536,18 +490,10 @@ def _redacted(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-async def _close(connection: AccessLog, code: int, deadline: float) -> None:
+async def _close(connection: Any, code: int, deadline: float) -> None:
     """Close a connection, or abort it if it doesn't close by the deadline."""
     timeout = max(deadline - asyncio.get_running_loop().time(), 0)
     await close_within(connection, code, timeout=timeout)
-
-
-def _handler_tasks(server: Any) -> set[asyncio.Task[None]]:
-    """The tasks that run the connections' handlers."""
-    tasks = getattr(server, "handler_tasks", None)
-    if tasks is None:  # websockets 14
-        tasks = server.handlers.values()
-    return set(tasks)
 
 
 def _exit_at_once(signum: int, frame: Any) -> None:  # pragma: no cover

@@ -42,17 +42,18 @@ import contextlib
 import contextvars
 import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as websockets_connect
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import HeadersLike
-from websockets.http11 import SERVER
+from websockets.http11 import Request, Response
 from websockets.typing import Origin, Subprotocol
 
 from .options import UNSET
-from .server import ProcessRequest, Protocol, Router
+from .server import ProcessRequest, Router
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server
@@ -260,9 +261,7 @@ async def serve(
     """
     errors: list[BaseException] = []
     tasks: set[asyncio.Task[Any]] = set()
-    kwargs["create_connection"] = _capturing(
-        kwargs.get("create_connection"), errors, tasks
-    )
+    kwargs["process_request"] = _capturing(kwargs.get("process_request"), errors, tasks)
     collector = _Collector(errors)
     for name in LOGGERS:
         logging.getLogger(name).addHandler(collector)
@@ -361,40 +360,29 @@ def _timing_out(cls: type[ClientConnection] | None) -> type[TestConnection]:
     return type(cls.__name__, (TestConnection, cls), {"__module__": cls.__module__})
 
 
-class _Capture(Protocol):
-    """A connection that sets the error list of its server in its own task."""
-
-    errors: ClassVar[list[BaseException]]
-    tasks: ClassVar[set[asyncio.Task[Any]]]
-
-    async def handshake(
-        self,
-        process_request: ProcessRequest | None = None,
-        process_response: Any = None,
-        server_header: str | None = SERVER,
-    ) -> None:
-        # websockets runs the handshake, then the handler, in one task per
-        # connection: the context variable holds for both.
-        _errors.set(self.errors)
-        self.tasks.add(cast("asyncio.Task[Any]", asyncio.current_task()))
-        await super().handshake(process_request, process_response, server_header)
-
-
 def _capturing(
-    cls: Any, errors: list[BaseException], tasks: set[asyncio.Task[Any]]
-) -> Any:
-    """The server's connection class: ``cls`` (default :class:`Protocol`), capturing.
+    process_request: ProcessRequest | None,
+    errors: list[BaseException],
+    tasks: set[asyncio.Task[Any]],
+) -> ProcessRequest:
+    """A ``process_request`` that notes the connection's task, then runs the given one.
 
-    A class that is no :class:`Protocol` is returned as is, for
-    :meth:`Router.serve` to refuse it with its own message.
+    websockets runs the handshake, then the handler, in one task per
+    connection: the context variable set here holds for both, and for the
+    handler's own task, which copies the context.
 
     """
-    if cls is None:
-        cls = Protocol
-    if not (isinstance(cls, type) and issubclass(cls, Protocol)):
-        return cls
-    namespace = {"errors": errors, "tasks": tasks, "__module__": cls.__module__}
-    return type(cls.__name__, (_Capture, cls), namespace)
+
+    def capture(
+        connection: ServerConnection, request: Request
+    ) -> Awaitable[Response | None] | Response | None:
+        _errors.set(errors)
+        tasks.add(cast("asyncio.Task[Any]", asyncio.current_task()))
+        if process_request is None:
+            return None
+        return process_request(connection, request)
+
+    return capture
 
 
 class _Collector(logging.Handler):
