@@ -205,9 +205,18 @@ async def test_data_sent_with_the_request_is_read_after_the_handshake() -> None:
     ids=["target-too-long", "header-too-long"],
 )
 async def test_oversized_requests_get_a_4xx(data: bytes, status: int) -> None:
-    """A request line or header over websockets' limits gets its 414 or 431."""
-    got, _, _ = await answer(data)
-    assert got == status
+    """A request line or header over websockets' limits gets its 414 or 431.
+
+    websockets answers these itself, before any hook; before websockets 17,
+    by closing the connection without an answer.
+
+    """
+    async with make_router().serve("127.0.0.1", 0) as server:
+        got = await exchange(port_of(server), data)
+    if _compat.ANY_METHOD:
+        assert parse(got)[0] == status
+    else:
+        assert got == b""
 
 
 async def test_headers_over_max_header_size_get_431() -> None:

@@ -558,3 +558,56 @@ async def test_marked_function_view_that_gives_an_awaitable() -> None:
             await ws.wait_closed()
             close = ws.protocol.close_rcvd
     assert close is not None and (close.code, close.reason) == (1011, "internal error")
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The access log's lines."""
+    return [
+        r.getMessage() for r in caplog.records if r.name == "websockets_routes.access"
+    ]
+
+
+async def test_access_log_has_open_close_and_refusals(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The access log has a line per opened, closed and refused handshake."""
+    with caplog.at_level(logging.INFO, "websockets_routes.access"):
+        async with make_router().serve("127.0.0.1", 0) as server:
+            async with connect(url_of(server, "/thing/1")) as ws:
+                port = ws.local_address[1]
+                await ws.recv()
+            await status_of(url_of(server, "/nothing"))
+            await status_of(url_of(server, "/status/401"))
+    peer = f"127.0.0.1:{port}"
+    lines = access_lines(caplog)
+    assert lines[:2] == [
+        f"open thing from {peer}",
+        f"close thing from {peer} with code 1000",
+    ]
+    assert lines[2].startswith("refused 404 GET /nothing from 127.0.0.1:")
+    assert lines[3].startswith("refused 401 GET /status/401 from 127.0.0.1:")
+    assert len(lines) == 4
+
+
+@pytest.mark.parametrize(
+    ("path", "message", "code"),
+    [("/echo", "x" * 100, 1009), ("/handler-fails", None, 1011)],
+    ids=["too-big", "handler-failed"],
+)
+async def test_access_log_has_the_code_the_server_sent(
+    path: str, message: str | None, code: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A close the server started is logged with its code, even if the client is gone."""
+    with caplog.at_level(logging.INFO, "websockets_routes.access"):
+        async with make_router().serve(
+            "127.0.0.1", 0, max_size=10, close_timeout=0.2
+        ) as server:
+            async with connect(url_of(server, path)) as ws:
+                # The client reads nothing more, and never answers a close.
+                ws.transport.pause_reading()
+                if message is not None:
+                    await ws.send(message)
+                await asyncio.sleep(1)
+                ws.transport.abort()
+    closes = [line for line in access_lines(caplog) if line.startswith("close")]
+    assert len(closes) == 1 and closes[0].endswith(f"with code {code}"), closes

@@ -8,18 +8,21 @@ says which release differs and how; no other module branches on a version.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, MutableMapping
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.version import version as websockets_version
 
 WEBSOCKETS = tuple(int(part) for part in websockets_version.split(".")[:2])
 
 #: websockets 17 passes requests of any method and HTTP/1.0 to
 #: ``process_request``; before, its parser closed the connection of a request
-#: whose method is not ``GET`` without an answer, and ``Request`` had no
-#: ``method``: every request that reaches a hook there is a ``GET``.
+#: whose method is not ``GET`` or whose version is not 1.1 without an answer,
+#: and ``Request`` had no ``method`` nor ``protocol``: every request that
+#: reaches a hook there is an HTTP/1.1 ``GET``.
 ANY_METHOD = WEBSOCKETS >= (17, 0)
 
 #: Python 3.12 can start a task eagerly (``eager_start=``): the handler then
@@ -27,9 +30,50 @@ ANY_METHOD = WEBSOCKETS >= (17, 0)
 EAGER_TASKS = sys.version_info >= (3, 12)
 
 
+#: Before websockets 17, its server logs at ERROR, with a traceback, every
+#: handshake that fails: a client that disconnects before it is answered, or
+#: sends a request that websockets refuses. From 17 on, it logs none of them.
+LOGS_CLIENT_FAILURES = WEBSOCKETS < (17, 0)
+
+
+class HandshakeLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A server's logger that logs what a client did wrong at DEBUG, as websockets 17.
+
+    :meth:`~websockets_routes.Router.serve` passes it as ``logger=`` before
+    websockets 17; a failure of the server's own stays at ERROR.
+
+    """
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level >= logging.ERROR and msg == "opening handshake failed":
+            error = sys.exc_info()[1]
+            if isinstance(error, (ConnectionClosed, InvalidHandshake, EOFError)):
+                level = logging.DEBUG
+        super().log(level, msg, *args, **kwargs)
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        return msg, kwargs
+
+
+def server_logger(logger: Any) -> Any:
+    """The ``logger=`` to give websockets' ``serve()``, for the one given to ours."""
+    if not LOGS_CLIENT_FAILURES:
+        return logger
+    if logger is None:
+        logger = logging.getLogger("websockets.server")
+    return HandshakeLogger(logger)
+
+
 def request_method(request: Any) -> str:
     """The request's method: ``Request.method`` on websockets 17, else ``GET``."""
     return str(getattr(request, "method", "GET")) if ANY_METHOD else "GET"
+
+
+def request_protocol(request: Any) -> str:
+    """The request's HTTP version: ``Request.protocol`` on websockets 17, else 1.1."""
+    return str(getattr(request, "protocol", "HTTP/1.1")) if ANY_METHOD else "HTTP/1.1"
 
 
 def start_task(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

@@ -15,9 +15,10 @@ import logging
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.protocol import State
 
-__all__ = ["WriteDeadlines", "close_within", "ended_with"]
+__all__ = ["WriteDeadlines", "close_code", "close_within", "ended_with", "is_closed"]
 
 logger = logging.getLogger("websockets_routes")
 
@@ -70,6 +71,34 @@ async def ended_with(connection: Any) -> ConnectionClosed:
     except ConnectionClosed as exc:
         return exc
     raise RuntimeError("connection still open")  # pragma: no cover
+
+
+async def close_code(connection: Any) -> int:
+    """Wait until a connection is closed; return the code that ended it.
+
+    That is the first close code sent or received: the server's when it
+    closed first (1009 for a message too big, say), the client's otherwise;
+    1006 when no close frame was received.
+
+    Example::
+
+        code = await close_code(websocket)
+
+    """
+    ended = await ended_with(connection)
+    if ended.sent is not None and not ended.rcvd_then_sent:
+        return int(ended.sent.code)
+    if ended.rcvd is not None:
+        return int(ended.rcvd.code)
+    return int(CloseCode.ABNORMAL_CLOSURE)
+
+
+def is_closed(connection: Any) -> bool:
+    """Whether a connection, new or legacy, is closed."""
+    closed = getattr(connection, "closed", None)
+    if isinstance(closed, bool):  # a legacy connection
+        return closed
+    return connection.state is State.CLOSED
 
 
 class WriteDeadlines:

@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from . import payloads
+from .closing import close_code, is_closed
 from .exceptions import InvalidRoute, MessageError
 from .path import RoutedPath
 
@@ -288,11 +289,11 @@ class Endpoint:
         """
 
     async def _disconnect(self, ws: Any, path: RoutedPath) -> None:
-        if ws.protocol.close_code is None:
+        if not is_closed(ws):
             # Cancelled with the connection open: close it before telling.
             await ws.close(CloseCode.GOING_AWAY, "going away")
         try:
-            await self.on_disconnect(ws, path, _close_code(ws))
+            await self.on_disconnect(ws, path, await close_code(ws))
         except Exception:
             logger.error("on_disconnect failed: %s", path, exc_info=True)
         finally:
@@ -513,16 +514,6 @@ _ENCODERS: Mapping[str | None, Callable[[Any], Any]] = {
     "bytes": bytes,
     "json": _encode_json,
 }
-
-
-def _close_code(ws: Any) -> int:
-    """The close code the connection ended with: the first one sent or received."""
-    protocol = ws.protocol
-    if protocol.close_sent is not None and not protocol.close_rcvd_then_sent:
-        return int(protocol.close_sent.code)
-    if protocol.close_rcvd is not None:
-        return int(protocol.close_rcvd.code)
-    return int(CloseCode.ABNORMAL_CLOSURE)
 
 
 def _check_settings(cls: type[Endpoint]) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
+from . import _compat
 from .views import error_response
 
 __all__ = ["MAX_HEADER_SIZE", "check_request", "check_upgrade", "origin_form"]
@@ -47,7 +48,7 @@ def check_request(request: Any) -> Response | None:
     hosts = headers.get_all("Host")
     if len(hosts) > 1:
         return error_response(http.HTTPStatus.BAD_REQUEST, "more than one Host header")
-    if not hosts and getattr(request, "protocol", "HTTP/1.1") != "HTTP/1.0":
+    if not hosts and _compat.request_protocol(request) != "HTTP/1.0":
         return error_response(http.HTTPStatus.BAD_REQUEST, "missing Host header")
     size = 0
     for name, value in headers.raw_items():
@@ -137,8 +138,11 @@ def escaped(response: Response) -> Response:
     body = _UNSAFE.sub(_escape, text).encode()
     if body == response.body:
         return response
-    headers = response.headers.copy()
-    del headers["Content-Length"]
+    headers = Headers(
+        (name, value)
+        for name, value in response.headers.raw_items()
+        if name.lower() != "content-length"
+    )
     headers["Content-Length"] = str(len(body))
     return Response(response.status_code, response.reason_phrase, headers, body)
 

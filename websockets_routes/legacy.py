@@ -43,12 +43,12 @@ class Protocol(WebSocketServerProtocol):
     """
 
     dispatch: Dispatch | None = None
+    #: The router that the server was given as its handler.
+    router: BaseRouter
 
-    @property
-    def router(self) -> BaseRouter:
-        """The router that the server was given as its handler."""
-        handler: Any = self.ws_handler
-        return getattr(handler, "__self__", handler)  # type: ignore[no-any-return]
+    def __init__(self, ws_handler: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(ws_handler, *args, **kwargs)
+        self.router = getattr(ws_handler, "__self__", ws_handler)
 
     async def process_request(
         self, path: str, request_headers: Headers

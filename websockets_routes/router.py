@@ -26,7 +26,6 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from collections.abc import Set as AbstractSet
 from types import CoroutineType
 from typing import Any, TypeVar
 
@@ -75,15 +74,10 @@ class Dispatch:
         route: The matched route.
         path: The request path with the route's parameters.
         view: The view instance for this connection.
-        handler: The coroutine of the view's handler, under
-            :meth:`~websockets_routes.Router.serve` on websockets 17 and
-            later, once websockets awaits it; unset before.
 
     """
 
-    __slots__ = ("handler", "negotiated", "path", "route", "view")
-
-    handler: Coroutine[Any, Any, None]
+    __slots__ = ("negotiated", "path", "route", "view")
 
     def __init__(self, route: Route, path: RoutedPath, view: Any) -> None:
         self.route = route
@@ -93,23 +87,21 @@ class Dispatch:
         self.negotiated = False
 
     def check_request(
-        self,
-        method: str,
-        headers: Headers,
-        *,
-        secure: bool = False,
-        names: AbstractSet[str] | None = None,
+        self, method: str, headers: Headers, *, secure: bool = False
     ) -> Response | None:
         """Check the request's method and body, and note them in the path.
 
         Server adapters that see the method call it before
-        :meth:`process_request`. ``names``, the set of the headers' names
-        in lower case, saves making it again when the caller has it.
+        :meth:`process_request`.
 
         Returns:
             HTTP 405, with an ``Allow`` header, for a method the route does
             not serve; HTTP 400 for a request with a body, which no route
             reads; else :obj:`None`.
+
+        Example::
+
+            refused = dispatch.check_request("GET", request.headers)
 
         """
         methods = self.route.methods
@@ -119,19 +111,12 @@ class Dispatch:
                 f"method not allowed; this route serves {', '.join(methods)}",
                 Headers(Allow=", ".join(methods)),
             )
-        if method != "GET" or secure:
-            attributes = self.path.__dict__
-            if method != "GET":
-                attributes["method"] = method
-            if secure:
-                attributes["secure"] = True
-        if names is None:
-            # Headers iterates over lower-case names: one call, where each
-            # "in" would be three, on every handshake.
-            names = set(headers)
-        if "transfer-encoding" in names or (
-            "content-length" in names
-            and any(length != "0" for length in headers.get_all("Content-Length"))
+        if method != "GET":
+            self.path.__dict__["method"] = method
+        if secure:
+            self.path.__dict__["secure"] = True
+        if "Transfer-Encoding" in headers or any(
+            length != "0" for length in headers.get_all("Content-Length")
         ):
             return error_response(
                 http.HTTPStatus.BAD_REQUEST, "request bodies are not supported"

@@ -30,7 +30,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from . import _compat, compat, handshake, options
-from .closing import WriteDeadlines, close_within, ended_with
+from .closing import WriteDeadlines, close_code, close_within
 from .exceptions import InvalidPath, RouteNotFound, ViewFailed
 from .router import BaseRouter, Dispatch
 from .views import ResponseLike, as_response
@@ -392,6 +392,8 @@ class Adapter:
             kwargs.get("write_limit", 2**15),
         )
         self.overridden = cls.process_request is not Protocol.process_request
+        if _compat.LOGS_CLIENT_FAILURES:
+            kwargs["logger"] = _compat.server_logger(kwargs.get("logger"))
         self.kwargs = {
             **kwargs,
             "create_connection": cls,
@@ -591,22 +593,12 @@ def _log_handshake(connection: Protocol, request: Request, response: Response) -
 async def _log_close(connection: ServerConnection) -> None:
     """Close the connection as websockets would next, then log how it ended."""
     await close_within(connection, CloseCode.NORMAL_CLOSURE)
-    ended = await ended_with(connection)
     access_logger.info(
         "close %s from %s with code %d",
         _route_name(connection),
         _peer(connection),
-        _code(ended),
+        await close_code(connection),
     )
-
-
-def _code(ended: ConnectionClosed) -> int:
-    """The close code that ended a connection: the first one sent or received."""
-    if ended.sent is not None and not ended.rcvd_then_sent:
-        return int(ended.sent.code)
-    if ended.rcvd is not None:
-        return int(ended.rcvd.code)
-    return int(CloseCode.ABNORMAL_CLOSURE)
 
 
 async def handle(
