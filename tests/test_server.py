@@ -597,7 +597,7 @@ async def test_access_log_has_open_close_and_refusals(
 async def test_access_log_has_the_code_the_server_sent(
     path: str, message: str | None, code: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A close the server started is logged with its code, even if the client is gone."""
+    """A close the server started is logged with its code, though the client is gone."""
     with caplog.at_level(logging.INFO, "websockets_routes.access"):
         async with make_router().serve(
             "127.0.0.1", 0, max_size=10, close_timeout=0.2

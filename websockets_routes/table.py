@@ -139,7 +139,7 @@ class Route:
         self.plain = not self._converting and not self.defaults
         plan = _Plan(self.pattern, self.parts, definition.reqs)
         self.count = plan.count
-        #: Where the route may be filed: RouteTable.add() empties it.
+        #: Where the route may be filed.
         self.keys: Sequence[Key] = plan.keys
         if plan.eager or (plan.whole and plan.capture is None):
             # A requirement may compile alone and not within Routes' regex;
@@ -376,33 +376,64 @@ class _Index:
 
     """
 
-    __slots__ = ("counted", "find", "size", "tables", "wild")
+    __slots__ = ("counted", "counts", "find", "size", "tables", "wild")
 
     def __init__(self, *, counted: bool = True) -> None:
         self.counted = counted
         self.tables: dict[tuple[int, int, Any], dict[str, list[Route]]] = {}
         self.wild: list[Route] = []
+        #: How many routes have each key: a route is filed under its rarest.
+        self.counts: dict[Key, int] = {}
         self.size = 0
         self.find = self._write_find()
 
     def add(self, route: Route) -> None:
-        """File a route under its least crowded key, in Routes' order."""
-        best: Key | None = None
-        smallest = 0
+        """File a route under its rarest key, in Routes' order.
+
+        A key that becomes more common than another key of a route filed
+        under it moves that route: a key shared by every route (``msg`` in
+        ``/chan{i}/{chan}/msg/{mid}``) ends up with no bucket, so that a
+        path finds one bucket, and no two need merging.
+
+        """
+        counts = self.counts
         for key in route.keys:
-            size = len(self.tables.get(key[:3], {}).get(key[3], ()))
-            if best is None or size < smallest:
-                best, smallest = key, size
-        if best is None:
-            bucket = self.wild
-        else:
-            if best[:3] not in self.tables:
-                self.tables[best[:3]] = {}
-                self.find = self._write_find()
-            bucket = self.tables[best[:3]].setdefault(best[3], [])
-        bisect.insort(bucket, route, key=_rank)
+            counts[key] = counts.get(key, 0) + 1
+        self._file(route)
         self.size += 1
-        route.keys = ()
+        for key in route.keys:
+            bucket = self.tables.get(key[:3], {}).get(key[3])
+            if bucket is None:
+                continue
+            for other in [r for r in bucket if r is not route]:
+                if counts[self._rarest(other)] < counts[key]:
+                    self._unfile(other, key)
+                    self._file(other)
+
+    def _rarest(self, route: Route) -> Key:
+        counts = self.counts
+        return min(route.keys, key=lambda key: counts[key])
+
+    def _file(self, route: Route) -> None:
+        if not route.keys:
+            bisect.insort(self.wild, route, key=_rank)
+            return
+        key = self._rarest(route)
+        if key[:3] not in self.tables:
+            self.tables[key[:3]] = {}
+            self.find = self._write_find()
+        bisect.insort(self.tables[key[:3]].setdefault(key[3], []), route, key=_rank)
+
+    def _unfile(self, route: Route, key: Key) -> None:
+        table = self.tables[key[:3]]
+        bucket = table[key[3]]
+        # By identity: routes are dataclasses, equal when their fields are.
+        del bucket[next(i for i, other in enumerate(bucket) if other is route)]
+        if not bucket:
+            del table[key[3]]
+            if not table:
+                del self.tables[key[:3]]
+                self.find = self._write_find()
 
     def _write_find(self) -> Callable[[list[str]], list[Route] | None]:
         """Write find(segments): the candidates for a path's keys, or None.
