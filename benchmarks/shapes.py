@@ -59,6 +59,11 @@ def _deep(i: int) -> tuple[str, str]:
     )
 
 
+def _channel(i: int) -> tuple[str, str]:
+    """A unique first segment, then a static segment that every route shares."""
+    return f"/chan{i}/{{chan}}/msg/{{mid:\\d+}}", f"/chan{i}/general/msg/42"
+
+
 def _suffix(i: int) -> tuple[str, str]:
     """Routes that differ only in a segment's static suffix."""
     return f"/{{tenant}}/{{name}}.v{i}", f"/acme/report.v{i}"
@@ -71,6 +76,7 @@ SHAPES: dict[str, Shape] = {
     "/{tenant}/item{i}-{id}": _mixed_segments,
     "deep, /orgs/{org}/repos/{repo}/hooks{i}/{id}": _deep,
     "suffix, /{tenant}/{name}.v{i}": _suffix,
+    "/chan{i}/{chan}/msg/{mid:\\d+}": _channel,
 }
 
 

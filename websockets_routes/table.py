@@ -589,6 +589,7 @@ class _Plan:
         lones: list[tuple[int, str]] = []
         affixes: list[tuple[int, str, str, str]] = []
         others: list[tuple[int, SegmentCheck]] = []
+        guarded: list[tuple[int, str, Callable[[str], Any]]] = []
         prefixes: list[Key] = []
         suffixes: list[Key] = []
         # Positions index path.split("/"), whose first item is "".
@@ -611,14 +612,18 @@ class _Plan:
                 else:
                     suffixes.append((index, 3, suf[0], suf))
             params = [item for item in segment if isinstance(item, dict)]
-            if len(params) > 1 or params[0]["name"] in self.trees:
+            name = params[0]["name"]
+            if len(segment) == 1 and name in self.trees:
+                # A whole segment with a requirement: the regex, called inline.
+                guarded.append((index, name, _compiled(self.trees, name).fullmatch))
+            elif len(params) > 1 or name in self.trees:
                 others.append((index, self._check(segment)))
             elif len(segment) == 1:
                 lones.append((index, params[0]["name"]))
             else:
                 affixes.append((index, pre, params[0]["name"], suf))
         self.keys += prefixes + suffixes
-        self.capture = _capture(statics, lones, affixes, others)
+        self.capture = _capture(statics, lones, affixes, others, guarded)
 
     def _check(self, segment: list[str | dict[str, str]]) -> SegmentCheck:
         params = [item for item in segment if isinstance(item, dict)]
@@ -695,6 +700,7 @@ def _capture(
     lones: list[tuple[int, str]],
     affixes: list[tuple[int, str, str, str]],
     others: list[tuple[int, SegmentCheck]],
+    guarded: list[tuple[int, str, Callable[[str], Any]]],
 ) -> Capture:
     """Check a path segment by segment: static text, lone parameters, the rest.
 
@@ -712,20 +718,23 @@ def _capture(
         tuple(lones),
         tuple((i, len(pre), name, len(suf)) for i, pre, name, suf in affixes),
         tuple(i for i, _ in others),
+        tuple((i, name) for i, name, _ in guarded),
     )
     arguments: list[Any] = [text for _, text in statics]
     arguments += [text for _, pre, _, suf in affixes for text in (pre, suf)]
     arguments += [check for _, check in others]
+    arguments += [match for _, _, match in guarded]
     return _factory(layout)(*arguments)
 
 
 @functools.lru_cache(maxsize=1024)
 def _factory(layout: tuple[tuple[Any, ...], ...]) -> Callable[..., Capture]:
     """Write the function that makes checks for routes of one layout."""
-    statics, lones, affixes, others = layout
+    statics, lones, affixes, others, guarded = layout
     texts = [f"t{n}" for n in range(len(statics))]
     texts += [f"{x}{n}" for n in range(len(affixes)) for x in "ab"]
     checks = [f"c{n}" for n in range(len(others))]
+    checks += [f"m{n}" for n in range(len(guarded))]
     lines = [f"def factory({', '.join(texts + checks)}):"]
     # Defaults, not a closure: one tuple per route for the garbage
     # collector to track, where a closure has a cell per name.
@@ -748,12 +757,16 @@ def _factory(layout: tuple[tuple[Any, ...], ...]) -> Callable[..., Capture]:
         stop = f"-{end}" if end else ""
         lines += [f"        if {test}:", "            return None"]
         lines.append(f"        w{n} = s{n}[{start}:{stop}]")
+    for n, (i, _) in enumerate(guarded):
+        lines.append(f"        g{n} = segments[{i}]")
+        lines += [f"        if m{n}(g{n}) is None:", "            return None"]
     for n, i in enumerate(others):
         lines.append(f"        p{n} = c{n}(segments[{i}])")
         lines += [f"        if p{n} is None:", "            return None"]
     items = ", ".join(
         [f"{name!r}: v{n}" for n, (_, name) in enumerate(lones)]
         + [f"{name!r}: w{n}" for n, (_, _, name, _) in enumerate(affixes)]
+        + [f"{name!r}: g{n}" for n, (_, name) in enumerate(guarded)]
     )
     lines.append(f"        params = {{{items}}}")
     lines += [f"        params.update(p{n})" for n in range(len(others))]
