@@ -1,16 +1,14 @@
 """Checks and answers of the opening handshake, on websockets' ``Request``.
 
-websockets reads the request; these functions check what routing needs
-before it (:func:`check_request`: ``Host``, the size of the headers) and
-what opening a WebSocket needs after it (:func:`check_upgrade`), and shape
-answers: websockets' own refusals escaped, HEAD answered without a body.
+websockets reads the request; :func:`check_request` checks what HTTP
+requires of it before routing (``Host``, the size of the headers), and the
+other functions shape answers: websockets' own refusals escaped, ``HEAD``
+answered without a body.
 
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import http
 import re
 import urllib.parse
@@ -22,7 +20,7 @@ from websockets.http11 import Response
 from . import _compat
 from .views import error_response
 
-__all__ = ["MAX_HEADER_SIZE", "check_request", "check_upgrade", "origin_form"]
+__all__ = ["MAX_HEADER_SIZE", "check_request", "origin_form"]
 
 #: Bytes that all header lines of a request may take together; more gets
 #: HTTP 431. A module attribute, read at each request, that an application
@@ -59,59 +57,6 @@ def check_request(request: Any) -> Response | None:
             f"headers larger than {MAX_HEADER_SIZE} bytes",
         )
     return None
-
-
-def check_upgrade(headers: Headers) -> Response | None:
-    """Check the headers that open a WebSocket, as websockets will after.
-
-    Refusing here rather than in websockets' ``accept()`` answers without
-    quoting the request, and without websockets 14 to 16 logging a client's
-    mistake as a server error.
-
-    Returns:
-        HTTP 426 with ``Upgrade: websocket`` when the request asks for no
-        WebSocket (a browser opening the URL, for one); HTTP 400 for a
-        missing or malformed ``Sec-WebSocket-Key`` or
-        ``Sec-WebSocket-Version``; else :obj:`None`.
-
-    """
-    connection = [
-        token.strip().lower()
-        for value in headers.get_all("Connection")
-        for token in value.split(",")
-    ]
-    upgrade = [
-        token.strip().lower()
-        for value in headers.get_all("Upgrade")
-        for token in value.split(",")
-    ]
-    if "upgrade" not in connection or upgrade != ["websocket"]:
-        response = error_response(
-            http.HTTPStatus.UPGRADE_REQUIRED,
-            "this is a WebSocket endpoint; open it with a WebSocket client",
-        )
-        response.headers["Upgrade"] = "websocket"
-        return response
-    keys = headers.get_all("Sec-WebSocket-Key")
-    if len(keys) != 1 or not _valid_key(keys[0]):
-        return error_response(
-            http.HTTPStatus.BAD_REQUEST, "missing or invalid Sec-WebSocket-Key header"
-        )
-    if headers.get_all("Sec-WebSocket-Version") != ["13"]:
-        response = error_response(
-            http.HTTPStatus.BAD_REQUEST,
-            "missing or invalid Sec-WebSocket-Version header",
-        )
-        response.headers["Sec-WebSocket-Version"] = "13"
-        return response
-    return None
-
-
-def _valid_key(key: str) -> bool:
-    try:
-        return len(base64.b64decode(key.encode("ascii"), validate=True)) == 16
-    except (binascii.Error, UnicodeEncodeError):
-        return False
 
 
 def origin_form(target: str) -> str:

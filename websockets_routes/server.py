@@ -494,15 +494,11 @@ class Adapter:
         return self._after_view_hook(connection, request, answer)
 
     def _open(self, connection: Protocol, request: Request) -> Response | None:
-        """Check what opening a WebSocket needs; :obj:`None` lets websockets accept."""
+        """Check the server's options; :obj:`None` lets websockets accept."""
         dispatch = connection.dispatch
         route_options = {} if dispatch is None else dispatch.route.options
-        refused = handshake.check_upgrade(request.headers)
-        if refused is None:
-            refused = self.server_options.check(request.headers, route_options)
-        if refused is None:
-            return None
-        return self._answer(connection, refused)
+        refused = self.server_options.check(request.headers, route_options)
+        return None if refused is None else self._answer(connection, refused)
 
     def _answer(self, connection: Protocol, response: Response) -> Response:
         connection._answered = True
