@@ -46,7 +46,9 @@ async def close_within(
     if timeout is None:
         timeout = getattr(connection, "close_timeout", None) or 10.0
     try:
-        await asyncio.wait_for(connection.close(code, reason), timeout)
+        # Not wait_for(), which makes a task.
+        async with asyncio.timeout(timeout):
+            await connection.close(code, reason)
     except TimeoutError:
         connection.transport.abort()
         return False
@@ -104,10 +106,12 @@ def is_closed(connection: Any) -> bool:
 class WriteDeadlines:
     """Abort a server's connections whose client doesn't read what is written.
 
-    A connection is stalled while more than the server's ``write_limit`` waits
-    in its write buffer. A connection stalled for ``write_timeout`` seconds
-    while open, or for ``close_timeout`` seconds once closing, is aborted:
-    the TCP connection ends at once, and a ``send()`` that waits raises
+    A connection is watched from when its handler starts until it is closed
+    (see :meth:`release`). It is stalled while more than the server's
+    ``write_limit`` waits in its write buffer. A connection stalled for
+    ``write_timeout`` seconds while open, or for ``close_timeout`` seconds
+    once closing, is aborted: the TCP connection ends at once, and a
+    ``send()`` that waits raises
     :exc:`~websockets.exceptions.ConnectionClosedError`. One timer per
     server checks its connections a few times per deadline; nothing runs
     per message.
@@ -124,6 +128,8 @@ class WriteDeadlines:
 
         deadlines = WriteDeadlines(20.0, 10.0, 2**15)
         deadlines.add(connection)
+        ...
+        deadlines.release(connection)
 
     """
 
@@ -153,6 +159,19 @@ class WriteDeadlines:
         if self._timer is None:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self.period, self._check, loop)
+
+    def release(self, connection: Any) -> None:
+        """Stop watching a connection whose handler returned, unless it may stall.
+
+        With nothing left to write, the close that follows can't wait for
+        the client to read, and websockets bounds it with ``close_timeout``;
+        with something left, the connection is watched until it is closed.
+        Letting go at once spares the server keeping every connection alive
+        until the next check.
+
+        """
+        if connection.transport.get_write_buffer_size() == 0:
+            self._connections.pop(connection, None)
 
     def _check(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()

@@ -10,6 +10,7 @@ answered without a body.
 from __future__ import annotations
 
 import http
+import itertools
 import re
 import urllib.parse
 from typing import Any
@@ -48,10 +49,11 @@ def check_request(request: Any) -> Response | None:
         return error_response(http.HTTPStatus.BAD_REQUEST, "more than one Host header")
     if not hosts and _compat.request_protocol(request) != "HTTP/1.0":
         return error_response(http.HTTPStatus.BAD_REQUEST, "missing Host header")
-    size = 0
-    for name, value in headers.raw_items():
-        size += len(name) + len(value) + 4  # ": " and CRLF
-    if size > MAX_HEADER_SIZE:
+    items = list(headers.raw_items())
+    # Each line is its name and value, ": " and CRLF.
+    if sum(map(len, itertools.chain.from_iterable(items))) + 4 * len(items) > (
+        MAX_HEADER_SIZE
+    ):
         return error_response(
             http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
             f"headers larger than {MAX_HEADER_SIZE} bytes",

@@ -158,6 +158,10 @@ class ServerOptions:
     subprotocols: Sequence[str] | None = None
     select_subprotocol: Callable[[Any, Sequence[str]], str | None] | None = None
 
+    def negotiates(self) -> bool:
+        """Whether the server negotiates subprotocols for routes that set none."""
+        return bool(self.subprotocols) or self.select_subprotocol is not None
+
     def check(self, headers: Headers, options: Mapping[str, Any]) -> Response | None:
         """Check a request against the server's options, where its route has none."""
         if (

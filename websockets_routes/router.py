@@ -115,8 +115,9 @@ class Dispatch:
             self.path.__dict__["method"] = method
         if secure:
             self.path.__dict__["secure"] = True
-        if "Transfer-Encoding" in headers or any(
-            length != "0" for length in headers.get_all("Content-Length")
+        lengths = headers.get_all("Content-Length")
+        if "Transfer-Encoding" in headers or (
+            lengths and any(length != "0" for length in lengths)
         ):
             return error_response(
                 http.HTTPStatus.BAD_REQUEST, "request bodies are not supported"

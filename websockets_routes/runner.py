@@ -445,7 +445,7 @@ class Worker:
         return router
 
     async def _serve(self, router: Router) -> Any:
-        self.adapter = adapter = Adapter(router, {"sock": self.sock})
+        self.adapter = adapter = Adapter(router, {"sock": self.sock}, track_tasks=True)
         if self.sock.family == socket.AF_UNIX:
             server = await adapter.unix_serve(None)
         else:
@@ -465,7 +465,8 @@ class Worker:
         server.close(close_connections=False)
         closing = [_close(conn, code, deadline) for conn in live]
         closes = [loop.create_task(coroutine) for coroutine in closing]
-        pending = set(self.adapter.tasks) if self.adapter is not None else set()
+        adapter = self.adapter
+        pending = set(adapter.tasks or ()) if adapter is not None else set()
         if pending:
             timeout = max(deadline - loop.time(), 0)
             _, pending = await asyncio.wait(pending, timeout=timeout)

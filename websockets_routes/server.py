@@ -33,7 +33,7 @@ from . import _compat, compat, handshake, options
 from .closing import WriteDeadlines, close_code, close_within
 from .exceptions import InvalidPath, RouteNotFound, ViewFailed
 from .router import BaseRouter, Dispatch
-from .views import ResponseLike, as_response
+from .views import FunctionView, ResponseLike, as_response
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server
@@ -142,11 +142,6 @@ class Protocol(ServerConnection):
     # Whether a hook of ours or the user's answered the request.
     _answered = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The hooks' deadline counts from the connection, as open_timeout does.
-        self._opened_at = monotonic()
-
     async def process_request(
         self, path: str, headers: Headers
     ) -> Response | ResponseLike | None:
@@ -186,9 +181,18 @@ class Protocol(ServerConnection):
         """
         if self.router is None:
             raise TypeError(_NOT_ROUTED.format(type(self).__qualname__))
+        if path[:1] != "/":
+            path = handshake.origin_form(path)
         try:
-            self.dispatch = dispatch = self.router.dispatch(handshake.origin_form(path))
-            refused = dispatch.check_request(self._method, headers, secure=self.secure)
+            self.dispatch = dispatch = self.router.dispatch(path)
+            method = self._method
+            # websockets refuses a request body before any hook: a plain GET
+            # to a route that serves it has nothing more to check.
+            refused = (
+                dispatch.check_request(method, headers, secure=self.secure)
+                if method != "GET" or self.secure or "GET" not in dispatch.route.methods
+                else None
+            )
             route_options = dispatch.route.options
             if refused is None and route_options:
                 refused = options.check_handshake(headers, route_options)
@@ -197,6 +201,11 @@ class Protocol(ServerConnection):
             dispatch.negotiated = True
             if "max_size" in route_options:
                 _compat.set_max_size(self, route_options["max_size"])
+            view = dispatch.view
+            if view.__class__ is FunctionView or (
+                getattr(view, "process_request", None) is None
+            ):
+                return None
             answer = dispatch.run_hook(headers)
         except RouteNotFound:
             return self.not_found(self._request())
@@ -358,11 +367,14 @@ class Adapter:
     It takes the arguments of :meth:`Router.serve` and hands websockets its
     documented hooks (``process_request``, ``process_response``,
     ``select_subprotocol``) and a handler. It keeps the server's open
-    connections' handler tasks in :attr:`tasks`, for a shutdown.
+    connections' handler tasks in :attr:`tasks` with ``track_tasks``, for a
+    shutdown.
 
     """
 
-    def __init__(self, router: Router, kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, router: Router, kwargs: dict[str, Any], *, track_tasks: bool = False
+    ) -> None:
         compat.check_serve_arguments(kwargs)
         cls = kwargs.pop("create_connection", None) or Protocol
         if not (isinstance(cls, type) and issubclass(cls, Protocol)):
@@ -371,7 +383,8 @@ class Adapter:
             )
         compat.check_connection_class(cls, Protocol)
         self.router = router
-        self.tasks: set[asyncio.Task[None]] = set()
+        #: The handlers' tasks while they run, with ``track_tasks``.
+        self.tasks: set[asyncio.Task[None]] | None = set() if track_tasks else None
         self.user_process_request: ProcessRequest | None = kwargs.pop(
             "process_request", None
         )
@@ -399,8 +412,17 @@ class Adapter:
             "create_connection": cls,
             "process_request": self.process_request,
             "process_response": self.process_response,
-            "select_subprotocol": self.select_subprotocol,
         }
+        # websockets' select_subprotocol= costs every connection a reference
+        # cycle: only a server whose routes or options speak subprotocols
+        # pays for it.
+        #: Whether serve() was given no options that the router applies.
+        self.plain = self.server_options == options.ServerOptions()
+        self.selects = self.server_options.negotiates() or any(
+            "subprotocols" in route.options for route in router.routes
+        )
+        if self.selects:
+            self.kwargs["select_subprotocol"] = self.select_subprotocol
 
     def serve(self, host: str | None, port: int | None) -> Serving:
         """Start the server with :func:`websockets.asyncio.server.serve`."""
@@ -422,9 +444,10 @@ class Adapter:
         assert isinstance(connection, Protocol)  # create_connection is one
         connection.router = self.router
         connection.secure = self.secure
-        connection._method = _compat.request_method(request)
+        if _compat.ANY_METHOD:
+            connection._method = request.method
         if self.hook_time is not None:
-            connection._hook_deadline = connection._opened_at + self.hook_time
+            connection._hook_deadline = monotonic() + self.hook_time
         refused = handshake.check_request(request)
         if refused is not None:
             return self._answer(connection, refused)
@@ -472,12 +495,9 @@ class Adapter:
             return _awaited_or(answer, response)
         return answer
 
-    async def handler(self, connection: ServerConnection) -> None:
+    def handler(self, connection: ServerConnection) -> Coroutine[Any, Any, None]:
         """The server's handler: the view's handler, under a write deadline."""
-        self.deadlines.add(connection)
-        await handle(self.router, connection, None, self.tasks)
-        if access_logger.isEnabledFor(logging.INFO):
-            await _log_close(connection)
+        return handle(self.router, connection, None, self.tasks, self.deadlines)
 
     # Routing, inside process_request.
 
@@ -488,6 +508,12 @@ class Adapter:
             return self._route_by_hook(connection, request)
         answer = connection.route_request(request.path, request.headers)
         if answer is None:
+            if (
+                self.plain
+                and not connection.dispatch.route.options  # type: ignore[union-attr]
+                and "Sec-WebSocket-Protocol" not in request.headers
+            ):
+                return None  # nothing more to check: websockets accepts
             return self._open(connection, request)
         if isinstance(answer, Response):
             return self._answer(connection, answer)
@@ -497,6 +523,15 @@ class Adapter:
         """Check the server's options; :obj:`None` lets websockets accept."""
         dispatch = connection.dispatch
         route_options = {} if dispatch is None else dispatch.route.options
+        if "subprotocols" in route_options and not self.selects:
+            assert dispatch is not None  # the options are its route's
+            logger.error(
+                "route registered with subprotocols after router.serve() started, "
+                "which cannot negotiate them: %s",
+                dispatch.route.pattern,
+            )
+            failed = ViewFailed("subprotocols cannot be negotiated")
+            return self._answer(connection, connection.server_error(request, failed))
         refused = self.server_options.check(request.headers, route_options)
         return None if refused is None else self._answer(connection, refused)
 
@@ -587,8 +622,7 @@ def _log_handshake(connection: Protocol, request: Request, response: Response) -
 
 
 async def _log_close(connection: ServerConnection) -> None:
-    """Close the connection as websockets would next, then log how it ended."""
-    await close_within(connection, CloseCode.NORMAL_CLOSURE)
+    """Log how a closed connection ended."""
     access_logger.info(
         "close %s from %s with code %d",
         _route_name(connection),
@@ -602,12 +636,15 @@ async def handle(
     ws: Any,
     path: str | None = None,
     tasks: set[asyncio.Task[None]] | None = None,
+    deadlines: WriteDeadlines | None = None,
 ) -> None:
     """Implement :meth:`Router.handle`, for new and legacy connections alike.
 
     The view's handler runs in a task of its own, so that no frame of the
     package runs each time it wakes up. ``tasks``, if given, holds the task
-    while it runs.
+    while it runs; ``deadlines``, if given, watch the connection (see
+    :class:`~websockets_routes.closing.WriteDeadlines`), and the access log
+    gets a line when it closes.
 
     """
     # A path given explicitly is routed afresh, whatever the handshake found.
@@ -616,27 +653,40 @@ async def handle(
         dispatch = await _route(router, ws, path, dispatch)
         if dispatch is None:
             return
+    if deadlines is not None:
+        deadlines.add(ws)
     task = None
     try:
         handler = dispatch.handle(ws)
-        if handler is None:
-            return
-        task = _compat.start_task(handler)
-        if tasks is not None:
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        await task
+        if handler is not None:
+            task = _compat.start_task(handler)
+            if tasks is not None:
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            await task
     except BaseException as exc:
-        message = _failure(ws, exc, task)
-        if message is None:
-            if isinstance(exc, ConnectionClosed):
-                logger.debug("connection closed in handler: %s", dispatch.path)
-                return
-            if isinstance(exc, asyncio.CancelledError) and not _cancelling():
-                logger.debug("handler cancelled: %s", dispatch.path)
-                return
-            raise
-        await _failed(ws, dispatch, message, exc)
+        await _ended(ws, dispatch, exc, task)
+    finally:
+        if deadlines is not None:
+            deadlines.release(ws)
+    if deadlines is not None and access_logger.isEnabledFor(logging.INFO):
+        await _log_close(ws)
+
+
+async def _ended(
+    ws: Any, dispatch: Dispatch, exc: BaseException, task: asyncio.Task[None] | None
+) -> None:
+    """End a handler's error: log it and close with 1011, or let it go on."""
+    message = _failure(ws, exc, task)
+    if message is None:
+        if isinstance(exc, ConnectionClosed):
+            logger.debug("connection closed in handler: %s", dispatch.path)
+            return
+        if isinstance(exc, asyncio.CancelledError) and not _cancelling():
+            logger.debug("handler cancelled: %s", dispatch.path)
+            return
+        raise exc
+    await _failed(ws, dispatch, message, exc)
 
 
 def _failure(
