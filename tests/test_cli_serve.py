@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import pathlib
+import re
 import queue
 import signal
 import socket
@@ -903,7 +904,8 @@ async def test_worker_serves_a_redis_hub_on_a_unix_socket(
         assert await asyncio.wait_for(task, TIMEOUT) == 0
     finally:
         sock.close()
-    assert "close hub from unix with code 1000" in caplog.text
+    # The handler's own close (1000) and the shutdown's (1001) race.
+    assert re.search(r"close hub from unix with code 100[01]", caplog.text)
 
 
 def test_unknown_host_is_one_error() -> None:

@@ -611,3 +611,22 @@ async def test_access_log_has_the_code_the_server_sent(
                 ws.transport.abort()
     closes = [line for line in access_lines(caplog) if line.startswith("close")]
     assert len(closes) == 1 and closes[0].endswith(f"with code {code}"), closes
+
+
+async def test_access_log_closes_a_connection_its_handler_left_open(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With the access log on, a handler that returns still closes its connection."""
+    router = Router()
+
+    @router.route("/quick")
+    async def quick(ws: Any, path: RoutedPath) -> None:
+        await ws.send("bye")
+
+    with caplog.at_level(logging.INFO, "websockets_routes.access"):
+        async with router.serve("127.0.0.1", 0) as server:
+            async with connect(url_of(server, "/quick")) as ws:
+                assert await ws.recv() == "bye"
+                await asyncio.wait_for(ws.wait_closed(), 5)
+    closes = [line for line in access_lines(caplog) if line.startswith("close")]
+    assert len(closes) == 1 and closes[0].endswith("with code 1000"), closes

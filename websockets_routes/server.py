@@ -264,7 +264,7 @@ class Protocol(ServerConnection):
         """Answer a request whose ``process_request`` hook didn't return: HTTP 503.
 
         A hook still running when :data:`HOOK_SHARE` of ``open_timeout`` has
-        passed since the connection was accepted is cancelled, and logged.
+        passed since the request arrived is cancelled, and logged.
 
         """
         return self.respond(
@@ -622,7 +622,8 @@ def _log_handshake(connection: Protocol, request: Request, response: Response) -
 
 
 async def _log_close(connection: ServerConnection) -> None:
-    """Log how a closed connection ended."""
+    """Close the connection as websockets would next, then log how it ended."""
+    await close_within(connection, CloseCode.NORMAL_CLOSURE)
     access_logger.info(
         "close %s from %s with code %d",
         _route_name(connection),
