@@ -13,8 +13,8 @@ import asyncio
 import logging
 import os
 import pathlib
-import re
 import queue
+import re
 import signal
 import socket
 import subprocess
