@@ -445,7 +445,7 @@ class Adapter:
         connection.router = self.router
         connection.secure = self.secure
         if _compat.ANY_METHOD:
-            connection._method = request.method
+            connection._method = _compat.request_method(request)
         if self.hook_time is not None:
             connection._hook_deadline = monotonic() + self.hook_time
         refused = handshake.check_request(request)
