@@ -44,14 +44,16 @@ class HandshakeLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     """
 
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+    def log(  # pragma: no cover - websockets < 17
+        self, level: int, msg: object, *args: Any, **kwargs: Any
+    ) -> None:
         if level >= logging.ERROR and msg == "opening handshake failed":
             error = sys.exc_info()[1]
             if isinstance(error, (ConnectionClosed, InvalidHandshake, EOFError)):
                 level = logging.DEBUG
         super().log(level, msg, *args, **kwargs)
 
-    def process(
+    def process(  # pragma: no cover - websockets < 17
         self, msg: Any, kwargs: MutableMapping[str, Any]
     ) -> tuple[Any, MutableMapping[str, Any]]:
         return msg, kwargs
@@ -61,13 +63,14 @@ def server_logger(logger: Any) -> Any:
     """The ``logger=`` to give websockets' ``serve()``, for the one given to ours."""
     if not LOGS_CLIENT_FAILURES:
         return logger
-    if logger is None:
+    if logger is None:  # pragma: no cover - websockets < 17
         logger = logging.getLogger("websockets.server")
     return HandshakeLogger(logger)
 
 
 def request_method(request: Any) -> str:
     """The request's method: ``Request.method`` on websockets 17, else ``GET``."""
+    # getattr(): websockets 14's Request has no method, for type checkers too.
     return str(getattr(request, "method", "GET")) if ANY_METHOD else "GET"
 
 

@@ -405,8 +405,7 @@ class Adapter:
             kwargs.get("write_limit", 2**15),
         )
         self.overridden = cls.process_request is not Protocol.process_request
-        if _compat.LOGS_CLIENT_FAILURES:
-            kwargs["logger"] = _compat.server_logger(kwargs.get("logger"))
+        kwargs["logger"] = _compat.server_logger(kwargs.get("logger"))
         self.kwargs = {
             **kwargs,
             "create_connection": cls,
@@ -444,8 +443,7 @@ class Adapter:
         assert isinstance(connection, Protocol)  # create_connection is one
         connection.router = self.router
         connection.secure = self.secure
-        if _compat.ANY_METHOD:
-            connection._method = _compat.request_method(request)
+        connection._method = _compat.request_method(request)
         if self.hook_time is not None:
             connection._hook_deadline = monotonic() + self.hook_time
         refused = handshake.check_request(request)

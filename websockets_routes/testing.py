@@ -41,7 +41,6 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import sys
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -431,7 +430,7 @@ def _raise_first(errors: list[BaseException], collector: _Collector) -> None:
         return
     error = errors[0]
     message = collector.messages.get(id(error))
-    if message is not None and sys.version_info >= (3, 11):  # pragma: no branch
+    if message is not None:
         more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
         error.add_note(f"raised on the server{more}, which logged: {message}")
     raise error
