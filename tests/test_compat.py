@@ -173,3 +173,21 @@ async def test_protocol_under_plain_serve_says_to_use_router_serve(
         "router.serve(..., create_connection=...)" in message
         for message in messages
     ), messages
+
+
+async def test_legacy_process_request_override_that_raises_gets_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 0.2-style override that raises is logged and answered with HTTP 500."""
+
+    class Broken(Protocol):
+        async def process_request(self, path: str, headers: Headers) -> Any:
+            raise RuntimeError("hook bug")
+
+    async with make_router().serve("127.0.0.1", 0, create_connection=Broken) as server:
+        refusal = await status_of(url_of(server, "/thing/1"))
+    assert refusal.response.status_code == 500
+    assert any(
+        r.message == "process_request failed: /thing/1" and r.exc_info
+        for r in caplog.records
+    )

@@ -231,3 +231,38 @@ async def test_server_subprotocols_serve_plain_routes() -> None:
             assert ws.subprotocol == "s1"
         refusal = await status_of(url_of(server, "/plain"), subprotocols=["s2"])
         assert refusal.response.body.endswith(b"supported: s1.\n")
+
+
+async def test_route_with_subprotocols_added_while_serving_is_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A route with subprotocols added after serve() started gets 500, logged."""
+    router = Router()
+    router.route("/plain")(negotiated)
+    async with router.serve("127.0.0.1", 0) as server:
+        router.route("/late", subprotocols=["v1"])(negotiated)
+        refusal = await status_of(url_of(server, "/late"), subprotocols=["v1"])
+        assert refusal.response.status_code == 500
+        async with websockets.connect(url_of(server, "/plain")) as ws:
+            assert await ws.recv() == "None"
+    assert any(
+        "route registered with subprotocols after router.serve() started" in r.message
+        for r in caplog.records
+    )
+
+
+async def test_failing_select_subprotocol_refuses_with_400(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A select_subprotocol given to serve() that raises: HTTP 400, logged."""
+
+    def broken(connection: Any, offered: Any) -> str:
+        raise RuntimeError("select bug")
+
+    router = Router()
+    router.route("/plain")(negotiated)
+    async with router.serve("127.0.0.1", 0, select_subprotocol=broken) as server:
+        refusal = await status_of(url_of(server, "/plain"), subprotocols=["x"])
+    assert refusal.response.status_code == 400
+    assert b"select bug" not in refusal.response.body
+    assert any(r.message == "select_subprotocol failed" for r in caplog.records)

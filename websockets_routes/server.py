@@ -467,9 +467,10 @@ class Adapter:
             return self.server_options.select(connection, route_options, offered)
         except NegotiationError:
             raise
-        except Exception as exc:
+        except Exception:
             logger.error("select_subprotocol failed", exc_info=True)
-            raise NegotiationError("cannot select a subprotocol") from exc
+            # Not from the error: websockets would quote it to the client.
+            raise NegotiationError("cannot select a subprotocol") from None
 
     def process_response(
         self, connection: ServerConnection, request: Request, response: Response
