@@ -69,6 +69,7 @@ async def test_slow_reader_is_not_aborted() -> None:
         for _ in range(12):
             await ws.send(CHUNK)
         await ws.send("done")
+        await ws.recv()  # the client has read everything
 
     async with router.serve("127.0.0.1", 0, write_timeout=0.3) as server:
         async with connect(url_of(server, "/stream"), max_size=None) as ws:
@@ -78,6 +79,7 @@ async def test_slow_reader_is_not_aborted() -> None:
                 await asyncio.sleep(0.1)
                 message = await ws.recv()
                 if message == "done":
+                    await ws.send("thanks")
                     break
                 received += 1
     assert received == 12

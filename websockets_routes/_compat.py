@@ -25,6 +25,11 @@ WEBSOCKETS = tuple(int(part) for part in websockets_version.split(".")[:2])
 #: reaches a hook there is an HTTP/1.1 ``GET``.
 ANY_METHOD = WEBSOCKETS >= (17, 0)
 
+#: Before websockets 17, a refusal of websockets' own that quotes a header
+#: which isn't UTF-8 fails to encode, and the client gets no answer: the
+#: router then checks the upgrade headers itself, before websockets does.
+QUOTES_FAIL = WEBSOCKETS < (17, 0)
+
 #: Python 3.12 can start a task eagerly (``eager_start=``): the handler then
 #: runs up to its first wait at once, rather than in the loop's next turn.
 EAGER_TASKS = sys.version_info >= (3, 12)

@@ -9,6 +9,8 @@ answered without a body.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import http
 import itertools
 import re
@@ -59,6 +61,59 @@ def check_request(request: Any) -> Response | None:
             f"headers larger than {MAX_HEADER_SIZE} bytes",
         )
     return None
+
+
+def check_upgrade(headers: Headers) -> Response | None:
+    """Check the headers that open a WebSocket, as websockets will after.
+
+    Before websockets 17, its refusal of such a header fails to encode one
+    that isn't UTF-8 and sends no answer (see ``_compat``): refusing here,
+    without quoting the request, answers every client.
+
+    Returns:
+        HTTP 426 with ``Upgrade: websocket`` when the request asks for no
+        WebSocket (a browser opening the URL, for one); HTTP 400 for a
+        missing or malformed ``Sec-WebSocket-Key`` or
+        ``Sec-WebSocket-Version``; else :obj:`None`.
+
+    """
+    connection = [
+        token.strip().lower()
+        for value in headers.get_all("Connection")
+        for token in value.split(",")
+    ]
+    upgrade = [
+        token.strip().lower()
+        for value in headers.get_all("Upgrade")
+        for token in value.split(",")
+    ]
+    if "upgrade" not in connection or upgrade != ["websocket"]:
+        response = error_response(
+            http.HTTPStatus.UPGRADE_REQUIRED,
+            "this is a WebSocket endpoint; open it with a WebSocket client",
+        )
+        response.headers["Upgrade"] = "websocket"
+        return response
+    keys = headers.get_all("Sec-WebSocket-Key")
+    if len(keys) != 1 or not _valid_key(keys[0]):
+        return error_response(
+            http.HTTPStatus.BAD_REQUEST, "missing or invalid Sec-WebSocket-Key header"
+        )
+    if headers.get_all("Sec-WebSocket-Version") != ["13"]:
+        response = error_response(
+            http.HTTPStatus.BAD_REQUEST,
+            "missing or invalid Sec-WebSocket-Version header",
+        )
+        response.headers["Sec-WebSocket-Version"] = "13"
+        return response
+    return None
+
+
+def _valid_key(key: str) -> bool:
+    try:
+        return len(base64.b64decode(key.encode("ascii"), validate=True)) == 16
+    except (binascii.Error, UnicodeEncodeError):
+        return False
 
 
 def origin_form(target: str) -> str:

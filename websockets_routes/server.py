@@ -415,6 +415,7 @@ class Adapter:
         # websockets' select_subprotocol= costs every connection a reference
         # cycle: only a server whose routes or options speak subprotocols
         # pays for it.
+        self.check_upgrade = handshake.check_upgrade if _compat.QUOTES_FAIL else None
         #: Whether serve() was given no options that the router applies.
         self.plain = self.server_options == options.ServerOptions()
         self.selects = self.server_options.negotiates() or any(
@@ -508,7 +509,8 @@ class Adapter:
         answer = connection.route_request(request.path, request.headers)
         if answer is None:
             if (
-                self.plain
+                self.check_upgrade is None
+                and self.plain
                 and not connection.dispatch.route.options  # type: ignore[union-attr]
                 and "Sec-WebSocket-Protocol" not in request.headers
             ):
@@ -531,7 +533,11 @@ class Adapter:
             )
             failed = ViewFailed("subprotocols cannot be negotiated")
             return self._answer(connection, connection.server_error(request, failed))
-        refused = self.server_options.check(request.headers, route_options)
+        refused = (
+            None if self.check_upgrade is None else self.check_upgrade(request.headers)
+        )
+        if refused is None:
+            refused = self.server_options.check(request.headers, route_options)
         return None if refused is None else self._answer(connection, refused)
 
     def _answer(self, connection: Protocol, response: Response) -> Response:
