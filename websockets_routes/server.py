@@ -133,14 +133,25 @@ class Protocol(ServerConnection):
 
     """
 
-    router: BaseRouter | None = None
     dispatch: Dispatch | None = None
-    secure: bool = False
+    # The server's adapter, set when the request arrives. Connections hold
+    # few attributes of their own: each one costs memory per connection.
+    _adapter: Adapter | None = None
     # When process_request hooks must have answered (time.monotonic()).
     _hook_deadline: float | None = None
     _method = "GET"
     # Whether a hook of ours or the user's answered the request.
     _answered = False
+
+    @property
+    def router(self) -> BaseRouter | None:
+        """The router that serves this connection, once its request arrived."""
+        return None if self._adapter is None else self._adapter.router
+
+    @property
+    def secure(self) -> bool:
+        """Whether the server speaks TLS."""
+        return self._adapter is not None and self._adapter.secure
 
     async def process_request(
         self, path: str, headers: Headers
@@ -179,18 +190,21 @@ class Protocol(ServerConnection):
                 answer = await answer
 
         """
-        if self.router is None:
+        adapter = self._adapter
+        if adapter is None:
             raise TypeError(_NOT_ROUTED.format(type(self).__qualname__))
         if path[:1] != "/":
             path = handshake.origin_form(path)
         try:
-            self.dispatch = dispatch = self.router.dispatch(path)
+            self.dispatch = dispatch = adapter.router.dispatch(path)
             method = self._method
             # websockets refuses a request body before any hook: a plain GET
             # to a route that serves it has nothing more to check.
             refused = (
-                dispatch.check_request(method, headers, secure=self.secure)
-                if method != "GET" or self.secure or "GET" not in dispatch.route.methods
+                dispatch.check_request(method, headers, secure=adapter.secure)
+                if method != "GET"
+                or adapter.secure
+                or "GET" not in dispatch.route.methods
                 else None
             )
             route_options = dispatch.route.options
@@ -232,7 +246,11 @@ class Protocol(ServerConnection):
     async def _run_hook(self, hook: Awaitable[Any]) -> Any:
         """Await a ``process_request`` hook; HTTP 503 if it outlives its deadline."""
         if self._hook_deadline is None:
-            return await hook
+            # The first hook that waits starts the clock.
+            hook_time = None if self._adapter is None else self._adapter.hook_time
+            if hook_time is None:
+                return await hook
+            self._hook_deadline = monotonic() + hook_time
         try:
             return await asyncio.wait_for(
                 hook, max(self._hook_deadline - monotonic(), 0)
@@ -442,11 +460,10 @@ class Adapter:
     ) -> Awaitable[Response | None] | Response | None:
         """Check the request, run the hook given to ``serve()``, then route."""
         assert isinstance(connection, Protocol)  # create_connection is one
-        connection.router = self.router
-        connection.secure = self.secure
-        connection._method = _compat.request_method(request)
-        if self.hook_time is not None:
-            connection._hook_deadline = monotonic() + self.hook_time
+        connection._adapter = self
+        method = _compat.request_method(request)
+        if method != "GET":
+            connection._method = method
         refused = handshake.check_request(request)
         if refused is not None:
             return self._answer(connection, refused)
