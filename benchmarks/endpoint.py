@@ -46,7 +46,6 @@ import importlib.util
 import statistics
 import sys
 import time
-from types import SimpleNamespace
 from typing import Any
 
 from common import Row, machine, print_table
@@ -59,6 +58,9 @@ from loadgen import (
     rate_rows,
     take_turns,
 )
+from websockets.exceptions import ConnectionClosedOK
+from websockets.frames import Close
+from websockets.protocol import State
 
 __all__ = ["main"]
 
@@ -117,13 +119,16 @@ def _measure(server: ServerProcess, *, count: int, limit: float) -> tuple[float,
 class _Stub:
     """A connection that yields ``count`` copies of ``MESSAGE`` and drops replies."""
 
-    # What Endpoint reads once the messages run out: a clean close.
-    protocol = SimpleNamespace(
-        close_code=1000,
-        close_sent=None,
-        close_rcvd=SimpleNamespace(code=1000),
-        close_rcvd_then_sent=None,
-    )
+    # What Endpoint reads once the messages run out: a clean close, through
+    # websockets' documented API.
+    state = State.CLOSED
+
+    async def wait_closed(self) -> None:
+        pass
+
+    async def ping(self) -> None:
+        close = Close(1000, "")
+        raise ConnectionClosedOK(close, close, True)
 
     def __init__(self, count: int) -> None:
         self.left = count
