@@ -69,7 +69,6 @@ ProcessRequest = Callable[
 ProcessResponse = Callable[
     [ServerConnection, Request, Response], Awaitable[Response | None] | Response | None
 ]
-SelectSubprotocol = Callable[[ServerConnection, Sequence[str]], str | None]
 
 
 class Serving(TypingProtocol):
